@@ -1,0 +1,156 @@
+"""``NodeSparseBNN``: a node-sparse Bayesian MLP trained by variational inference.
+
+The loss of one minibatch of size B from a training set of size N, with S Monte Carlo samples of
+every latent variable (noise supplied by the caller), is (E-1)
+
+    loss = (1/S) sum_s (1/B) sum_i -log p(y_i | x_i, theta_s)  +  KL(q || p) / N   = -ELBO / N (unbiased)
+
+Its gradient with respect to every variational parameter (and ``log sigma_e``) is written by hand:
+reverse mode through the likelihood (L-1, L-2), the layers (N-3), the reparameterisation (V-1), the
+relaxed indicators (R-2) and the closed-form KL of the prior (P-2). No autodiff runs here.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import network
+from .activations import get_activation
+from .backend import get_backend
+from .likelihoods import LIKELIHOODS, categorical_nll, gaussian_nll
+from .priors import make_prior
+from .relaxation import RELAXATIONS
+from .schedules import inclusion_log_probs
+from .validation import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
+                         check_targets, check_widths)
+
+_PRIOR_HYPER = {"sigma0", "lam", "C", "kappa"}
+
+
+class NodeSparseBNN:
+    """A node-sparse BNN of widths ``[k_0, k_1, ..., k_L, K]`` (input, hidden..., output).
+
+    Parameters
+    ----------
+    widths : input width, one or more hidden widths, output width.
+    prior : ``"ss-ig"`` (default), ``"gaussian"`` (dense BNN).
+    likelihood : ``"gaussian"`` (regression) or ``"categorical"`` (softmax, K >= 2).
+    activation : ``"silu"`` (default), ``"relu"``, ``"tanh"``.
+    relaxation, temperature : indicator relaxation, ``"straight-through"`` (default) or ``"concrete"``,
+        and its temperature (> 0, default 0.5).
+    backend, dtype : ``"numpy"`` / ``"cupy"`` / ``"strict"`` and ``"float64"`` / ``"float32"``.
+    sigma_e : Gaussian likelihood noise std; ``None`` (default) learns ``log sigma_e`` as a point
+        estimate (parameter ``"log_sigma_e"``, initialised at 0), a number fixes it.
+    **prior_hyperparameters : ``sigma0`` (slab std, default 1), ``lam`` (inclusion probability: a
+        number in (0, 1), one per hidden layer, ``"paper"`` (default) or ``"theory"``), ``C`` (paper
+        schedule constant, 1e-9), ``kappa`` (theory schedule constant, 0.1).
+    """
+
+    def __init__(self, widths, prior="ss-ig", likelihood="gaussian", activation="silu",
+                 relaxation="straight-through", temperature=0.5, backend="numpy", dtype="float64",
+                 sigma_e=None, **prior_hyperparameters):
+        self.widths = check_widths(widths)
+        self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
+        if likelihood == "categorical" and self.widths[-1] < 2:
+            raise ValueError(f"widths: the categorical likelihood needs an output width K >= 2, got {self.widths[-1]}")
+        self.activation = get_activation(activation)
+        check_choice("relaxation", relaxation, RELAXATIONS)
+        temperature = check_positive("temperature", temperature)
+        unknown = sorted(set(prior_hyperparameters) - _PRIOR_HYPER)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown keyword argument; prior hyper-parameters are {sorted(_PRIOR_HYPER)}")
+        if "sigma0" in prior_hyperparameters:
+            check_positive("sigma0", prior_hyperparameters["sigma0"], "the slab standard deviation must be positive")
+        for name in ("C", "kappa"):
+            if name in prior_hyperparameters:
+                check_positive(name, prior_hyperparameters[name])
+        self.backend = get_backend(backend, dtype)
+        self.learn_sigma_e = likelihood == "gaussian" and sigma_e is None
+        self.log_sigma_e = None if sigma_e is None else math.log(check_positive("sigma_e", sigma_e))
+        self.prior_name = prior
+        self.prior = make_prior(prior, self.widths, relaxation=relaxation, temperature=temperature,
+                                **prior_hyperparameters)
+
+    # ---- layout ------------------------------------------------------------------------------
+    def param_shapes(self) -> dict:
+        """Name -> shape of every parameter (SPEC §6)."""
+        shapes = dict(self.prior.param_shapes())
+        if self.learn_sigma_e:
+            shapes["log_sigma_e"] = ()
+        return shapes
+
+    def noise_shapes(self, n_samples: int = 1) -> dict:
+        """Name -> shape of every noise array for ``n_samples`` Monte Carlo samples."""
+        return self.prior.noise_shapes(n_samples)
+
+    def inclusion_probs(self, n_data: int) -> list[float]:
+        """Prior inclusion probabilities ``lambda_l`` of the hidden layers for training-set size N."""
+        p = self.prior
+        return [math.exp(a) for a, _ in inclusion_log_probs(self.widths, p.lam, n_data, p.C, p.kappa)]
+
+    def init_params(self, rng: np.random.Generator) -> dict:
+        """Parameters initialised as the authors (I-1), drawn on the host and moved to the backend."""
+        host = self.prior.init_params(rng)
+        if self.learn_sigma_e:
+            host["log_sigma_e"] = np.zeros(())
+        return {k: self.backend.asarray(v) for k, v in host.items()}
+
+    def sample_noise(self, rng, n_samples: int = 1) -> dict:
+        """Noise for ``n_samples`` samples: ``eps`` ~ N(0, 1) and indicator ``u`` ~ U(0, 1) (names ending ``.u``).
+
+        ``rng`` is a ``numpy.random.Generator`` (host draws, identical on every backend) or, on CuPy,
+        a ``cupy.random.Generator`` (device draws).
+        """
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+            raise ValueError(f"n_samples: expected a positive integer, got {n_samples!r}")
+        b = self.backend
+        return {k: (b.uniform_open(rng, s) if k.endswith(".u") else b.standard_normal(rng, s))
+                for k, s in self.noise_shapes(n_samples).items()}
+
+    # ---- the objective -----------------------------------------------------------------------------
+    def _check(self, params, noise):
+        check_arrays("params", params, self.param_shapes(), self.backend)
+        check_arrays("noise", noise, self.noise_shapes(1), self.backend, leading="S")
+
+    def predict(self, params, x, noise):
+        """Network outputs ``(S, B, K)`` (regression means or logits), one slice per noise sample."""
+        self._check(params, noise)
+        x = check_inputs(x, self.widths[0], self.backend)
+        Ws, bs, _ = self.prior.weights(params, noise)
+        eta, _ = network.forward(x, Ws, bs, self.activation)
+        return eta
+
+    def loss_and_grad(self, params, x, y, noise, n_data: int):
+        """``(loss, grads, terms)`` for one minibatch: loss = -ELBO / N (E-1).
+
+        ``grads`` has the layout of ``params``. ``terms`` holds ``nll`` (the mean negative
+        log-likelihood part of the loss) and every KL part as a whole-network total, so that
+        ``loss = nll + sum(KL parts) / n_data``. All values are 0-d backend arrays.
+        """
+        self._check(params, noise)
+        n_data = check_n_data(n_data)
+        x = check_inputs(x, self.widths[0], self.backend)
+        target = check_targets(y, x.shape[0], self.widths[-1], self.likelihood, self.backend)
+
+        Ws, bs, weight_cache = self.prior.weights(params, noise)
+        eta, net_cache = network.forward(x, Ws, bs, self.activation)
+        extra = {}
+        if self.likelihood == "gaussian":
+            log_sigma_e = params["log_sigma_e"] if self.learn_sigma_e else self.log_sigma_e
+            nll, d_eta, d_log_sigma_e = gaussian_nll(eta, target, log_sigma_e)
+            if self.learn_sigma_e:
+                extra["log_sigma_e"] = d_log_sigma_e
+        else:
+            nll, d_eta = categorical_nll(eta, target)
+        d_Ws, d_bs = network.backward(d_eta, net_cache)
+        grads = self.prior.weights_backward(params, noise, d_Ws, d_bs, weight_cache)
+        grads.update(extra)
+
+        kl_parts, kl_grads = self.prior.kl(params, n_data)
+        for key, g in kl_grads.items():
+            grads[key] = grads[key] + g / n_data
+        kl_parts = {k: (v if self.backend.is_backend_array(v) else self.backend.asarray(v)) for k, v in kl_parts.items()}
+        loss = nll + sum(kl_parts.values()) / n_data
+        terms = {"nll": nll, **kl_parts}
+        return loss, {k: grads[k] for k in params}, terms
