@@ -1,0 +1,137 @@
+"""Invariants of the model: exact Bernoulli forward draws, switched-off nodes, permutation symmetry,
+backend agreement, initialisation, and finiteness over wide parameter ranges."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from helpers import architectures, data, max_rel_err, problem, randomise, to_backend
+from refimpl import NodeSparseBNN
+from refimpl.relaxation import relaxed_indicator
+
+
+@pytest.mark.parametrize("theta,temperature", [(-2.0, 0.5), (0.0, 0.1), (1.3, 0.5), (3.0, 2.0)])
+def test_straight_through_draws_are_exact_bernoulli(theta, temperature):
+    """z = 1[y > 1/2] is Bernoulli(sigmoid(theta)) whatever the temperature (binomial test, alpha 1e-6)."""
+    rng = np.random.default_rng(int(1000 * theta + 5000))
+    u = rng.uniform(np.finfo(float).tiny, 1.0, size=(200_000, 1))
+    z, _ = relaxed_indicator(np.array([theta]), u, temperature, "straight-through")
+    assert set(np.unique(z)) <= {0.0, 1.0}
+    gamma = 1.0 / (1.0 + math.exp(-theta))
+    assert stats.binomtest(int(z.sum()), z.size, gamma).pvalue > 1e-6
+
+
+def test_switched_off_node_has_no_effect():
+    """A hidden node with z = 0 outputs psi(0) = 0: its incoming weights cannot change the output."""
+    model = NodeSparseBNN([4, 6, 5, 2], prior="ss-ig", likelihood="gaussian", lam=0.2)
+    rng = np.random.default_rng(0)
+    params = randomise(model, rng)
+    noise = {k: model.backend.to_numpy(v) for k, v in model.sample_noise(rng, 3).items()}
+    params["0.theta"][2] = -5.0
+    noise["0.u"][:, 2] = 1e-12          # theta + logit(u) < 0: node (0, 2) is off in every sample
+    x, y = data(model, rng, 8)
+    out = model.predict(to_backend(model, params), x, to_backend(model, noise))
+    changed = {k: v.copy() for k, v in params.items()}
+    changed["0.w_mu"][:, 2] += 10 * rng.standard_normal(4)
+    changed["0.b_mu"][2] -= 7.0
+    changed["0.w_rho"][:, 2] += 3.0
+    out2 = model.predict(to_backend(model, changed), x, to_backend(model, noise))
+    np.testing.assert_array_equal(out, out2)
+    # ... and the likelihood gradient of those weights is exactly zero: only the KL part remains.
+    _, grads, _ = model.loss_and_grad(to_backend(model, params), x, y, to_backend(model, noise), 10**12)
+    assert np.all(np.abs(grads["0.w_mu"][:, 2]) < 1e-10)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "categorical"])
+def test_permuting_hidden_nodes_permutes_everything(likelihood):
+    arch = dict(widths=[3, 5, 4, 2], batch=6, n_samples=2, seed=11)
+    model, params, noise, x, y, n = problem(arch, "ss-ig", likelihood, lam=0.4)
+    perm = np.array([3, 0, 4, 1, 2])
+
+    def permute(d, table):
+        out = dict(d)
+        for key, (axis) in table.items():
+            out[key] = np.take(d[key], perm, axis=axis)
+        return out
+
+    p_params = permute(params, {"0.w_mu": 1, "0.w_rho": 1, "0.b_mu": 0, "0.b_rho": 0, "0.theta": 0,
+                                "1.w_mu": 0, "1.w_rho": 0})
+    p_noise = permute(noise, {"0.eps_w": 2, "0.eps_b": 1, "0.u": 1, "1.eps_w": 1})
+    loss, grads, _ = model.loss_and_grad(to_backend(model, params), x, y, to_backend(model, noise), n)
+    p_loss, p_grads, _ = model.loss_and_grad(to_backend(model, p_params), x, y, to_backend(model, p_noise), n)
+    assert float(p_loss) == pytest.approx(float(loss), rel=1e-13)   # sums reordered: round-off only
+    assert max_rel_err(p_grads, permute(grads, {"0.w_mu": 1, "0.w_rho": 1, "0.b_mu": 0, "0.b_rho": 0,
+                                                "0.theta": 0, "1.w_mu": 0, "1.w_rho": 0})) <= 1e-12
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "ss-ig"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "categorical"])
+def test_numpy_and_strict_agree(prior, likelihood):
+    """Same inputs and noise on numpy and array-api-strict (fake device): identical to 1e-12 relative."""
+    @settings(max_examples=10)
+    @given(arch=architectures(likelihood))
+    def check(arch):
+        model, params, noise, x, y, n = problem(arch, prior, likelihood, lam=0.3)
+        strict = NodeSparseBNN(arch["widths"], prior=prior, likelihood=likelihood, lam=0.3, backend="strict")
+        loss, grads, terms = model.loss_and_grad(to_backend(model, params), x, y, to_backend(model, noise), n)
+        s_loss, s_grads, s_terms = strict.loss_and_grad(to_backend(strict, params), x, y, to_backend(strict, noise), n)
+        assert abs(float(strict.backend.to_numpy(s_loss)) - float(loss)) <= 1e-12 * abs(float(loss))
+        assert max_rel_err({k: strict.backend.to_numpy(v) for k, v in s_grads.items()}, grads) <= 1e-12
+        for k in terms:
+            assert float(strict.backend.to_numpy(s_terms[k])) == pytest.approx(float(terms[k]), rel=1e-12, abs=1e-300)
+
+    check()
+
+
+def test_strict_backend_refuses_host_device_mix():
+    """Inside the model code, one host (CPU-device) array among device arrays raises at once."""
+    import array_api_strict as xs
+
+    model = NodeSparseBNN([3, 4, 1], prior="ss-ig", backend="strict", lam=0.5)
+    rng = np.random.default_rng(0)
+    params, noise = model.init_params(rng), model.sample_noise(rng)
+    assert params["0.w_mu"].device == xs.Device("device1")
+    params["0.w_mu"] = xs.asarray(model.backend.to_numpy(params["0.w_mu"]))  # CPU device: an accidental mix
+    with pytest.raises(ValueError, match="device"):
+        model.prior.weights(params, noise)          # bypasses the boundary check on purpose
+    with pytest.raises(ValueError, match=r"params\['0.w_mu'\]"):
+        model.loss_and_grad(params, np.zeros((2, 3)), np.zeros(2), noise, 10)
+    with pytest.raises(RuntimeError):
+        np.asarray(noise["0.eps_w"])                 # no implicit conversion to NumPy
+
+
+def test_predict_shapes_and_initialisation():
+    model = NodeSparseBNN([7, 5, 3], prior="ss-ig", likelihood="categorical")
+    params = model.init_params(np.random.default_rng(0))
+    assert np.allclose(params["0.theta"], math.log(99.0))
+    assert np.all(params["0.w_rho"] == -6.0) and np.all(params["1.b_rho"] == -6.0)
+    assert np.max(np.abs(params["0.w_mu"])) <= math.sqrt(6 / 7) and np.max(np.abs(params["1.w_mu"])) <= math.sqrt(6 / 5)
+    assert np.max(np.abs(params["0.b_mu"])) <= 1 / math.sqrt(7)
+    noise = model.sample_noise(np.random.default_rng(1), n_samples=4)
+    assert model.predict(params, np.zeros((9, 7)), noise).shape == (4, 9, 3)
+    assert {k: v.shape for k, v in params.items()} == model.param_shapes()
+
+
+@pytest.mark.parametrize("prior", ["gaussian", "ss-ig"])
+@pytest.mark.parametrize("likelihood", ["gaussian", "categorical"])
+@pytest.mark.parametrize("activation", ["silu", "relu", "tanh"])
+def test_finite_over_wide_parameter_ranges(prior, likelihood, activation):
+    """No NaN/inf (and no floating-point warning: they are errors here) for |theta| <= 30,
+    rho in [-20, 20], |mu| <= 10."""
+    @settings(max_examples=15)
+    @given(arch=architectures(likelihood), theta=st.floats(-30, 30), rho=st.floats(-20, 20), mu=st.floats(0, 10))
+    def check(arch, theta, rho, mu):
+        model, _, noise, x, y, n = problem(arch, prior, likelihood, activation, lam=0.3)
+        rng = np.random.default_rng(arch["seed"])
+        params = randomise(model, rng, mu=mu, rho=(min(rho, -20 + 40 * rng.random()), rho), theta=(-abs(theta), abs(theta)))
+        params = {k: np.clip(v, -10, 10) if k.endswith("mu") else v for k, v in params.items()}
+        loss, grads, terms = model.loss_and_grad(to_backend(model, params), x, y, to_backend(model, noise), n)
+        assert np.isfinite(float(loss)) and all(np.isfinite(float(t)) for t in terms.values())
+        assert all(np.all(np.isfinite(g)) for g in grads.values())
+
+    check()
