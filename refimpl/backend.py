@@ -98,9 +98,12 @@ class Backend:
 
     def uniform_open(self, rng, shape) -> Any:
         """U(0, 1) draws of ``shape`` on the open interval (0, 1), so ``log u`` and ``log(1-u)`` are finite."""
-        tiny = float(np.finfo(np.float64).tiny)
         if isinstance(rng, np.random.Generator):
-            return self.asarray(rng.uniform(tiny, 1.0, size=shape))
+            # Draw in float64, then keep the draw inside (0, 1) *in the backend's dtype*: a float64
+            # value above 1 - 2^-25 would round to 1.0 in float32 and make log(1 - u) infinite.
+            dt = np.dtype(self.dtype_name)
+            u = rng.uniform(float(np.finfo(np.float64).tiny), 1.0, size=shape)
+            return self.asarray(np.clip(u, np.finfo(dt).tiny, np.nextafter(dt.type(1), dt.type(0))))
         self._check_device_rng(rng)
         u = rng.random(shape, dtype=self.dtype)
         return self.xp.clip(u, float(np.finfo(self.dtype).tiny), 1.0 - float(np.finfo(self.dtype).eps))

@@ -25,16 +25,14 @@ from .schedules import inclusion_log_probs
 from .validation import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
                          check_targets, check_widths)
 
-_PRIOR_HYPER = {"sigma0", "lam", "C", "kappa"}
-
-
 class NodeSparseBNN:
     """A node-sparse BNN of widths ``[k_0, k_1, ..., k_L, K]`` (input, hidden..., output).
 
     Parameters
     ----------
     widths : input width, one or more hidden widths, output width.
-    prior : ``"ss-ig"`` (default), ``"gaussian"`` (dense BNN).
+    prior : ``"ss-ig"`` (default), ``"gaussian"`` (dense BNN), ``"ss-gl"`` (group lasso slab),
+        ``"ss-ghs"`` (regularised group horseshoe slab).
     likelihood : ``"gaussian"`` (regression) or ``"categorical"`` (softmax, K >= 2).
     activation : ``"silu"`` (default), ``"relu"``, ``"tanh"``.
     relaxation, temperature : indicator relaxation, ``"straight-through"`` (default) or ``"concrete"``,
@@ -44,7 +42,11 @@ class NodeSparseBNN:
         estimate (parameter ``"log_sigma_e"``, initialised at 0), a number fixes it.
     **prior_hyperparameters : ``sigma0`` (slab std, default 1), ``lam`` (inclusion probability: a
         number in (0, 1), one per hidden layer, ``"paper"`` (default) or ``"theory"``), ``C`` (paper
-        schedule constant, 1e-9), ``kappa`` (theory schedule constant, 0.1).
+        schedule constant, 1e-9), ``kappa`` (theory schedule constant, 0.1). ``ss-gl`` adds
+        ``parameterisation`` (``"non-centred"`` default, ``"centred"``), ``lam2_shape`` (4) and
+        ``lam2_rate`` (2). ``ss-ghs`` adds ``parameterisation`` (``"centred"`` default, ``"non-centred"``),
+        ``c`` (slab width, 1; ``math.inf`` for the plain group horseshoe), ``b_loc``, ``b_glob`` (1, 1),
+        ``expectation`` (``"quadrature"`` default or the authors' ``"one-sample"``) and ``n_quadrature`` (64).
     """
 
     def __init__(self, widths, prior="ss-ig", likelihood="gaussian", activation="silu",
@@ -57,20 +59,12 @@ class NodeSparseBNN:
         self.activation = get_activation(activation)
         check_choice("relaxation", relaxation, RELAXATIONS)
         temperature = check_positive("temperature", temperature)
-        unknown = sorted(set(prior_hyperparameters) - _PRIOR_HYPER)
-        if unknown:
-            raise ValueError(f"{unknown[0]}: unknown keyword argument; prior hyper-parameters are {sorted(_PRIOR_HYPER)}")
-        if "sigma0" in prior_hyperparameters:
-            check_positive("sigma0", prior_hyperparameters["sigma0"], "the slab standard deviation must be positive")
-        for name in ("C", "kappa"):
-            if name in prior_hyperparameters:
-                check_positive(name, prior_hyperparameters[name])
         self.backend = get_backend(backend, dtype)
         self.learn_sigma_e = likelihood == "gaussian" and sigma_e is None
         self.log_sigma_e = None if sigma_e is None else math.log(check_positive("sigma_e", sigma_e))
         self.prior_name = prior
         self.prior = make_prior(prior, self.widths, relaxation=relaxation, temperature=temperature,
-                                **prior_hyperparameters)
+                                backend=self.backend, **prior_hyperparameters)
 
     # ---- layout ------------------------------------------------------------------------------
     def param_shapes(self) -> dict:
@@ -147,9 +141,9 @@ class NodeSparseBNN:
         grads = self.prior.weights_backward(params, noise, d_Ws, d_bs, weight_cache)
         grads.update(extra)
 
-        kl_parts, kl_grads = self.prior.kl(params, n_data)
+        kl_parts, kl_grads = self.prior.kl(params, noise, n_data)
         for key, g in kl_grads.items():
-            grads[key] = grads[key] + g / n_data
+            grads[key] = grads[key] + g / n_data if key in grads else g / n_data
         kl_parts = {k: (v if self.backend.is_backend_array(v) else self.backend.asarray(v)) for k, v in kl_parts.items()}
         loss = nll + sum(kl_parts.values()) / n_data
         terms = {"nll": nll, **kl_parts}

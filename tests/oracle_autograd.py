@@ -1,12 +1,17 @@
 """An independent oracle: the same loss written directly in autograd.numpy, differentiated by autograd.
 
 It shares nothing with refimpl but the parameter/noise layout (SPEC §6): naive formulas (no stable
-rewrites), its own KL expressions, its own forward. Straight-through indicators are expressed as the
-usual surrogate ``z = stop_gradient(hard - y) + y`` so that autograd differentiates the same surrogate.
+rewrites), every KL written as ``E_q log q - E_q log p`` from the densities rather than the simplified
+closed forms, the authors' own way of sampling the horseshoe scales, NumPy's ``hermgauss`` rule
+(refimpl uses SciPy's ``roots_hermite``). Straight-through indicators are the usual surrogate
+``z = stop_gradient(hard - y) + y`` so that autograd differentiates the same surrogate.
 """
 from __future__ import annotations
 
+import math
+
 import autograd.numpy as anp
+import numpy as np
 from autograd import grad
 from autograd.tracer import getval
 
@@ -17,6 +22,7 @@ ACT = {
     "relu": lambda a: anp.where(a > 0, a, 0.0),
     "tanh": anp.tanh,
 }
+HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def softplus(r):
@@ -24,7 +30,7 @@ def softplus(r):
 
 
 def sigmoid(t):
-    return 1.0 / (1.0 + anp.exp(-t))
+    return 0.5 * (1.0 + anp.tanh(0.5 * t))   # overflow-free, and a different formula from refimpl's
 
 
 def indicator(theta, u, temperature, relaxation):
@@ -40,31 +46,109 @@ def gauss_kl(mu, sigma, sigma0):
     return anp.log(sigma0 / sigma) + (sigma**2 + mu**2) / (2 * sigma0**2) - 0.5
 
 
+def e_log_lognormal_q(mu, s):
+    """E_q log q for q = LogNormal(mu, s^2)."""
+    return -mu - anp.log(s) - 0.5 - HALF_LOG_2PI
+
+
+def e_log_gamma_p(mu, s, shape, e_log_rate, e_rate):
+    """E_q log Gamma(x; shape, rate) under x ~ LogNormal(mu, s^2), expectations over a random rate too."""
+    return shape * e_log_rate - math.lgamma(shape) + (shape - 1) * mu - e_rate * anp.exp(mu + s**2 / 2)
+
+
+def e_log_invgamma_p(mu, s, shape, scale):
+    return shape * math.log(scale) - math.lgamma(shape) - (shape + 1) * mu - scale * anp.exp(-mu + s**2 / 2)
+
+
+def half_cauchy_kl(p, a, b, b_scale):
+    """KL of q(a) q(b) against Gamma(1/2, rate 1/b_scale^2) x InvGamma(1/2, 1)."""
+    sa, sb = softplus(p[f"{a}_rho"]), softplus(p[f"{b}_rho"])
+    rate = 1.0 / b_scale**2
+    kl_a = e_log_lognormal_q(p[f"{a}_mu"], sa) - e_log_gamma_p(p[f"{a}_mu"], sa, 0.5, math.log(rate), rate)
+    kl_b = e_log_lognormal_q(p[f"{b}_mu"], sb) - e_log_invgamma_p(p[f"{b}_mu"], sb, 0.5, 1.0)
+    return anp.sum(kl_a + kl_b)
+
+
+def _sub(params, prefix):
+    return {k[len(prefix):]: v for k, v in params.items() if k.startswith(prefix)}
+
+
 def oracle_loss(cfg, params, x, y, noise, n_data):
     """-ELBO/N for cfg = dict(widths, prior, likelihood, activation, relaxation, temperature, sigma0,
-    lams (list of floats), sigma_e (None: learned))."""
-    widths = cfg["widths"]
+    lams (list of floats), sigma_e (None: learned), and prior extras: parameterisation, lam2_shape,
+    lam2_rate (ss-gl); c, b_loc, b_glob, expectation (ss-ghs))."""
+    widths, prior = cfg["widths"], cfg["prior"]
     n_layers = len(widths) - 1
-    spike = cfg["prior"] == "ss-ig"
-    act = ACT[cfg["activation"]]
-    h = x
-    kl = 0.0
+    spike = prior != "gaussian"
+    centred = cfg.get("parameterisation") == "centred"
+    act, sigma0 = ACT[cfg["activation"]], cfg["sigma0"]
+    h, kl = x, 0.0
+    if prior == "ss-gl":
+        s_lam = softplus(params["lam_rho"])
+        e_log_rate, e_rate = params["lam_mu"] - math.log(2.0), anp.exp(params["lam_mu"] + s_lam**2 / 2) / 2
+        kl = kl + e_log_lognormal_q(params["lam_mu"], s_lam) - e_log_gamma_p(
+            params["lam_mu"], s_lam, cfg["lam2_shape"], math.log(cfg["lam2_rate"]), cfg["lam2_rate"])
+    if prior == "ss-ghs":
+        c = cfg["c"]
+        kl = kl + half_cauchy_kl(params, "s_a", "s_b", cfg["b_glob"])
+        s_ga, s_gb = softplus(params["s_a_rho"]), softplus(params["s_b_rho"])
+        if not centred or cfg["expectation"] == "one-sample":   # the authors' sampled global scale
+            s_glob = anp.exp((params["s_a_mu"] + params["s_b_mu"]) / 2
+                             + 0.5 * anp.sqrt(s_ga**2 + s_gb**2) * noise["eps_s"])[:, None]
     for l in range(n_layers):
-        sw, sb = softplus(params[f"{l}.w_rho"]), softplus(params[f"{l}.b_rho"])
-        W = params[f"{l}.w_mu"] + sw * noise[f"{l}.eps_w"]        # (S, k_in, k_out)
-        b = params[f"{l}.b_mu"] + sb * noise[f"{l}.eps_b"]        # (S, k_out)
-        group_kl = (anp.sum(gauss_kl(params[f"{l}.w_mu"], sw, cfg["sigma0"]), axis=0)
-                    + gauss_kl(params[f"{l}.b_mu"], sb, cfg["sigma0"]))
+        p = _sub(params, f"{l}.")
+        m = widths[l] + 1
+        sw, sb = softplus(p["w_rho"]), softplus(p["b_rho"])
+        W = p["w_mu"] + sw * noise[f"{l}.eps_w"]        # (S, k_in, k_out)
+        b = p["b_mu"] + sb * noise[f"{l}.eps_b"]        # (S, k_out)
+        sq = anp.sum(sw**2 + p["w_mu"]**2, axis=0) + sb**2 + p["b_mu"]**2
+        log_sig = anp.sum(anp.log(sw), axis=0) + anp.log(sb)
+        plain_group_kl = anp.sum(gauss_kl(p["w_mu"], sw, sigma0), axis=0) + gauss_kl(p["b_mu"], sb, sigma0)
+        group_kl = plain_group_kl
+        scale = 1.0
+        if prior == "ss-gl":
+            s_tau = softplus(p["tau_rho"])
+            A = (m + 1) / 2
+            kl = kl + anp.sum(e_log_lognormal_q(p["tau_mu"], s_tau) - e_log_gamma_p(p["tau_mu"], s_tau, A, e_log_rate, e_rate))
+            if centred:
+                e_inv = anp.exp(-p["tau_mu"] + s_tau**2 / 2)
+                group_kl = m * anp.log(sigma0) + 0.5 * m * p["tau_mu"] - log_sig - 0.5 * m + sq * e_inv / (2 * sigma0**2)
+            else:
+                scale = anp.sqrt(anp.exp(p["tau_mu"] + s_tau * noise[f"{l}.eps_tau"]))
+        if prior == "ss-ghs":
+            kl = kl + half_cauchy_kl(p, "tau_a", "tau_b", cfg["b_loc"])
+            s_a, s_b = softplus(p["tau_a_rho"]), softplus(p["tau_b_rho"])
+            if not centred or cfg["expectation"] == "one-sample":
+                st = s_glob * anp.exp((p["tau_a_mu"] + p["tau_b_mu"]) / 2 + 0.5 * anp.sqrt(s_a**2 + s_b**2) * noise[f"{l}.eps_tau"])
+            if centred:
+                M = p["tau_a_mu"] + p["tau_b_mu"] + params["s_a_mu"] + params["s_b_mu"]
+                var = s_a**2 + s_b**2 + s_ga**2 + s_gb**2
+                if math.isinf(c):
+                    e_log_v, e_inv = M, anp.exp(-M + var / 2)
+                else:
+                    if cfg["expectation"] == "one-sample":
+                        e_log_c2_plus = anp.mean(anp.log(c**2 + st**2), axis=0)
+                    else:
+                        xk, wk = np.polynomial.hermite.hermgauss(cfg.get("n_quadrature", 64))
+                        V = M[:, None] + anp.sqrt(2 * var)[:, None] * xk[None, :]
+                        e_log_c2_plus = anp.sum(wk * anp.log(c**2 + anp.exp(V)), axis=1) / math.sqrt(math.pi)
+                    e_log_v = 2 * math.log(c) + M - e_log_c2_plus
+                    e_inv = anp.exp(-M + var / 2) + 1 / c**2
+                group_kl = m * anp.log(sigma0) + 0.5 * m * e_log_v - log_sig - 0.5 * m + sq * e_inv / (2 * sigma0**2)
+            else:
+                scale = st if math.isinf(c) else c * st / anp.sqrt(c**2 + st**2)
+        mult = scale
         if spike and l < n_layers - 1:
-            theta = params[f"{l}.theta"]
+            theta = p["theta"]
             z = indicator(theta, noise[f"{l}.u"], cfg["temperature"], cfg["relaxation"])
-            W = z[:, None, :] * W
-            b = z * b
+            mult = z * scale
             g, lam = sigmoid(theta), cfg["lams"][l]
             kl = kl + anp.sum(g * anp.log(g / lam) + (1 - g) * anp.log((1 - g) / (1 - lam)))
             kl = kl + anp.sum(g * group_kl)
         else:
             kl = kl + anp.sum(group_kl)
+        if not isinstance(mult, float):
+            W, b = mult[:, None, :] * W, mult * b
         a = anp.einsum("bi,sij->sbj" if h.ndim == 2 else "sbi,sij->sbj", h, W) + b[:, None, :]
         h = act(a) if l < n_layers - 1 else a
     S, B, K = h.shape

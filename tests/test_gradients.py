@@ -18,12 +18,21 @@ GRAD_RTOL = 1e-8
 
 
 def _cfg(model, n_data):
+    """The oracle's description of a model, read from its public attributes."""
     prior = model.prior
     lams = model.inclusion_probs(n_data) if prior.spike else []
-    return dict(widths=model.widths, prior=model.prior_name, likelihood=model.likelihood,
-                activation=model.activation.name, relaxation=prior.relaxation,
-                temperature=prior.temperature, sigma0=prior.sigma0, lams=lams,
-                sigma_e=None if model.log_sigma_e is None else float(np.exp(model.log_sigma_e)))
+    cfg = dict(widths=model.widths, prior=model.prior_name, likelihood=model.likelihood,
+               activation=model.activation.name, relaxation=prior.relaxation,
+               temperature=prior.temperature, sigma0=prior.sigma0, lams=lams,
+               sigma_e=None if model.log_sigma_e is None else float(np.exp(model.log_sigma_e)))
+    if model.prior_name in ("ss-gl", "ss-ghs"):
+        cfg["parameterisation"] = "centred" if prior.centred else "non-centred"
+    if model.prior_name == "ss-gl":
+        cfg.update(lam2_shape=prior.lam2_shape, lam2_rate=prior.lam2_rate)
+    if model.prior_name == "ss-ghs":
+        cfg.update(c=prior.c, b_loc=prior.b_loc, b_glob=prior.b_glob, n_quadrature=prior.n_quadrature,
+                   expectation="one-sample" if prior.one_sample else "quadrature")
+    return cfg
 
 
 def _ours(model, params, x, y, noise, n_data):
