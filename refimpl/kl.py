@@ -53,21 +53,27 @@ def _broadcast(xp, *arrays):
 # ---------------------------------------------------------------------------------------------
 # (KL-1) Bernoulli: KL(Bern(gamma) || Bern(lam)) = gamma log(gamma/lam) + (1-gamma) log((1-gamma)/(1-lam))
 # ---------------------------------------------------------------------------------------------
-def _xlogy_ratio(xp, x, y):
-    """``x log(x / y)`` with the convention ``0 log 0 = 0``."""
-    safe = xp.where(x > 0, x, xp.ones_like(x))
-    return xp.where(x > 0, x * (xp.log(safe) - xp.log(y)), xp.zeros_like(x))
-
-
 def kl_bernoulli(gamma, lam):
-    """``KL(Bernoulli(gamma) || Bernoulli(lam))`` element-wise, ``0 log 0 = 0``. (KL-1)"""
+    """``KL(Bernoulli(gamma) || Bernoulli(lam))`` element-wise, ``0 log 0 = 0``. (KL-1)
+
+    ``gamma`` in [0, 1], ``lam`` in (0, 1); ``log(1 - .)`` is ``log1p(-.)`` so tiny ``lam`` keeps full
+    relative accuracy. For probabilities that underflow (the ``theory`` schedule), use
+    :func:`kl_bernoulli_logit` with ``log lam`` instead.
+    """
     xp = _xp(gamma, lam)
     gamma, lam = _broadcast(xp, gamma, lam)
-    return _xlogy_ratio(xp, gamma, lam) + _xlogy_ratio(xp, 1.0 - gamma, 1.0 - lam)
+    pos = xp.where(gamma > 0, gamma, xp.ones_like(gamma))      # safe arguments for the unused branch
+    below = xp.where(gamma < 1, gamma, xp.zeros_like(gamma))
+    on = xp.where(gamma > 0, gamma * (xp.log(pos) - xp.log(lam)), xp.zeros_like(gamma))
+    off = xp.where(gamma < 1, (1.0 - gamma) * (xp.log1p(-below) - xp.log1p(-lam)), xp.zeros_like(gamma))
+    return on + off
 
 
 def kl_bernoulli_grad(gamma, lam):
-    """``(dKL/dgamma, dKL/dlam) = (log(gamma/lam) - log((1-gamma)/(1-lam)), (1-gamma)/(1-lam) - gamma/lam)``. (KL-1)"""
+    """``(dKL/dgamma, dKL/dlam) = (log(gamma/lam) - log((1-gamma)/(1-lam)), (1-gamma)/(1-lam) - gamma/lam)``. (KL-1)
+
+    ``dKL/dgamma`` is infinite at ``gamma`` in {0, 1}: pass ``gamma`` in the open interval.
+    """
     xp = _xp(gamma, lam)
     gamma, lam = _broadcast(xp, gamma, lam)
     d_gamma = xp.log(gamma) - xp.log(lam) - xp.log1p(-gamma) + xp.log1p(-lam)

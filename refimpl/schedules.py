@@ -69,6 +69,8 @@ def inclusion_log_probs(widths, lam, n: int, C: float = 1e-9, kappa: float = 0.1
     ``n`` is the training-set size N used by the ELBO.
     """
     if isinstance(lam, str):
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ValueError(f"n_data: the {lam!r} schedule needs the training-set size N >= 2, got {n!r}")
         if lam == "paper":
             return paper_schedule(widths, n, C)
         if lam == "theory":

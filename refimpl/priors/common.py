@@ -1,5 +1,5 @@
-"""Pieces shared by every prior: initialisation, the Gaussian reparameterisation, indicators and the
-Gaussian weight KL, each with its reverse-mode rule next to it.
+"""Pieces shared by every prior: initialisation, the Gaussian reparameterisation and the indicators,
+each with its reverse-mode rule next to it.
 
 Shapes: ``mu, rho, eps`` of a weight matrix are ``(k_in, k_out)`` with noise ``(S, k_in, k_out)``;
 biases drop the ``k_in`` axis. Gradients returned here are summed over the sample axis S (the loss
@@ -14,7 +14,7 @@ from array_api_compat import array_namespace
 
 from ..kl import kl_bernoulli_logit
 from ..relaxation import relaxed_indicator
-from ..stable import d_log_softplus, log_softplus, sigmoid, softplus
+from ..stable import sigmoid, softplus
 
 RHO_INIT = -6.0                      # sigma = softplus(-6) = 2.48e-3, as the authors (paper-notes §5.1)
 THETA_INIT = math.log(0.99 / 0.01)   # gamma = 0.99: every node starts on, as the authors
@@ -64,27 +64,6 @@ def indicators_backward(d_z, dz_dtheta):
     """``d_theta = sum_s d_z dz/dtheta`` (straight-through surrogate or exact Concrete derivative). (R-2)"""
     xp = array_namespace(d_z)
     return xp.sum(d_z * dz_dtheta, axis=0)
-
-
-# ---- (KL-2) Gaussian KL of a weight factor in (mu, rho) ------------------------------------------
-def kl_gaussian_rho(mu, rho, sigma0: float):
-    """Element-wise ``KL(N(mu, softplus(rho)^2) || N(0, sigma0^2))`` with its ``(d_mu, d_rho)``. (KL-2)
-
-    ``log sigma`` is ``log_softplus(rho)`` (finite for every rho); ``d/drho`` uses
-    ``d sigma/d rho = sigmoid(rho)`` and ``d log sigma/d rho = sigmoid(rho)/softplus(rho)``.
-    """
-    sigma = softplus(rho)
-    inv_var0 = 1.0 / (sigma0 * sigma0)
-    kl = math.log(sigma0) - log_softplus(rho) + 0.5 * (sigma * sigma + mu * mu) * inv_var0 - 0.5
-    d_mu = mu * inv_var0
-    d_rho = sigma * sigmoid(rho) * inv_var0 - d_log_softplus(rho)
-    return kl, d_mu, d_rho
-
-
-def group_sum(w_part, b_part):
-    """Sum a ``(k_in, k_out)`` weight term and a ``(k_out,)`` bias term into one value per node group."""
-    xp = array_namespace(w_part, b_part)
-    return xp.sum(w_part, axis=0) + b_part
 
 
 def kl_indicators(theta, log_lam: float, log_1m_lam: float):
