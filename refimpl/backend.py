@@ -77,8 +77,8 @@ class Backend:
 
     def is_backend_array(self, a) -> bool:
         """True when ``a`` is an array of this backend (on its device)."""
-        if self.name == "numpy":
-            return isinstance(a, np.ndarray)
+        if self.name == "numpy":  # 0-d arithmetic in NumPy returns scalars: they count too
+            return isinstance(a, (np.ndarray, np.generic))
         if self.name == "cupy":
             import cupy
 
