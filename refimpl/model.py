@@ -65,6 +65,10 @@ class NodeSparseBNN:
         self.prior_name = prior
         self.prior = make_prior(prior, self.widths, relaxation=relaxation, temperature=temperature,
                                 backend=self.backend, **prior_hyperparameters)
+        #: Everything needed to rebuild this model (JSON-serialisable): ``NodeSparseBNN(**config)``.
+        self.config = dict(widths=list(self.widths), prior=prior, likelihood=likelihood, activation=activation,
+                           relaxation=relaxation, temperature=temperature, backend=self.backend.name,
+                           dtype=dtype, sigma_e=sigma_e, **prior_hyperparameters)
 
     # ---- layout ------------------------------------------------------------------------------
     def param_shapes(self) -> dict:
@@ -115,15 +119,33 @@ class NodeSparseBNN:
         eta, _ = network.forward(x, Ws, bs, self.activation)
         return eta
 
-    def loss_and_grad(self, params, x, y, noise, n_data: int):
+    def mean_network(self, params):
+        """Weights at the variational mean, per layer ``(W_l (k_l, k_{l+1}), b_l (k_{l+1},))``, no indicators:
+        ``E_q[t] * mu`` for non-centred scales (their exact mean, or Gauss-Hermite for the regularised
+        horseshoe), ``mu`` otherwise. (PR-1)"""
+        check_arrays("params", params, self.param_shapes(), self.backend)
+        scales = self.prior.expected_scales(params)
+        out = []
+        for l in range(len(self.widths) - 1):
+            W, b = params[f"{l}.w_mu"], params[f"{l}.b_mu"]
+            if scales[l] is not None:
+                W, b = W * scales[l], b * scales[l]
+            out.append((W, b))
+        return out
+
+    def loss_and_grad(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
         """``(loss, grads, terms)`` for one minibatch: loss = -ELBO / N (E-1).
 
         ``grads`` has the layout of ``params``. ``terms`` holds ``nll`` (the mean negative
         log-likelihood part of the loss) and every KL part as a whole-network total, so that
-        ``loss = nll + sum(KL parts) / n_data``. All values are 0-d backend arrays.
+        ``loss = nll + kl_weight * sum(KL parts) / n_data``. ``kl_weight`` (default 1, the ELBO) is
+        only for KL annealing. All values are 0-d backend arrays.
         """
         self._check(params, noise)
         n_data = check_n_data(n_data)
+        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not 0.0 <= kl_weight <= 1.0:
+            raise ValueError(f"kl_weight: expected a number in [0, 1] (1 is the ELBO), got {kl_weight!r}")
+        kl_scale = kl_weight / n_data
         x = check_inputs(x, self.widths[0], self.backend)
         target = check_targets(y, x.shape[0], self.widths[-1], self.likelihood, self.backend)
 
@@ -143,8 +165,8 @@ class NodeSparseBNN:
 
         kl_parts, kl_grads = self.prior.kl(params, noise, n_data)
         for key, g in kl_grads.items():
-            grads[key] = grads[key] + g / n_data if key in grads else g / n_data
+            grads[key] = grads[key] + kl_scale * g if key in grads else kl_scale * g
         kl_parts = {k: (v if self.backend.is_backend_array(v) else self.backend.asarray(v)) for k, v in kl_parts.items()}
-        loss = nll + sum(kl_parts.values()) / n_data
+        loss = nll + kl_scale * sum(kl_parts.values())
         terms = {"nll": nll, **kl_parts}
         return loss, {k: grads[k] for k in params}, terms

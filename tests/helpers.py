@@ -29,6 +29,10 @@ def randomise(model, rng, *, mu=1.0, rho=(-4.0, 1.0), theta=(-3.0, 3.0)):
             v = rng.uniform(*theta, size=shape)
         elif name == "log_sigma_e":
             v = rng.uniform(-1.0, 1.0, size=shape)
+        elif any(tag in k for tag in ("tau_", "lam_", "s_a_", "s_b_")):
+            # log-scale means: the horseshoe's log-variance sums four of them and enters as exp(V/2), so a
+            # spread of 1 each would give node scales of e^5 and outputs beyond the naive oracle's range
+            v = 0.3 * mu * rng.standard_normal(shape)
         else:
             v = mu * rng.standard_normal(shape)
         out[k] = np.asarray(v, dtype=float)

@@ -75,7 +75,7 @@ def _sub(params, prefix):
 
 def oracle_loss(cfg, params, x, y, noise, n_data):
     """-ELBO/N for cfg = dict(widths, prior, likelihood, activation, relaxation, temperature, sigma0,
-    lams (list of floats), sigma_e (None: learned), and prior extras: parameterisation, lam2_shape,
+    log_lams (list of (log lam, log(1 - lam))), sigma_e (None: learned), and prior extras: parameterisation, lam2_shape,
     lam2_rate (ss-gl); c, b_loc, b_glob, expectation (ss-ghs))."""
     widths, prior = cfg["widths"], cfg["prior"]
     n_layers = len(widths) - 1
@@ -142,8 +142,10 @@ def oracle_loss(cfg, params, x, y, noise, n_data):
             theta = p["theta"]
             z = indicator(theta, noise[f"{l}.u"], cfg["temperature"], cfg["relaxation"])
             mult = z * scale
-            g, lam = sigmoid(theta), cfg["lams"][l]
-            kl = kl + anp.sum(g * anp.log(g / lam) + (1 - g) * anp.log((1 - g) / (1 - lam)))
+            # log lam and log(1 - lam) come from the schedule (tested on its own): with lam = 1 - 1e-8
+            # (tiny layers under the paper schedule) a naive log(1 - lam) would lose half the digits.
+            g, (log_lam, log_1m_lam) = sigmoid(theta), cfg["log_lams"][l]
+            kl = kl + anp.sum(g * (anp.log(g) - log_lam) + (1 - g) * (anp.log(1 - g) - log_1m_lam))
             kl = kl + anp.sum(g * group_kl)
         else:
             kl = kl + anp.sum(group_kl)
@@ -157,7 +159,8 @@ def oracle_loss(cfg, params, x, y, noise, n_data):
         yy = y.reshape(B, K)
         nll = anp.sum(0.5 * anp.log(2 * anp.pi) + log_se + (yy - h) ** 2 / (2 * anp.exp(2 * log_se))) / (S * B)
     else:
-        logp = h - anp.log(anp.sum(anp.exp(h), axis=-1, keepdims=True))
+        shift = getval(anp.max(h, axis=-1, keepdims=True))      # the constant shift leaves log-softmax unchanged
+        logp = h - shift - anp.log(anp.sum(anp.exp(h - shift), axis=-1, keepdims=True))
         nll = -anp.sum(logp[:, anp.arange(B), y]) / (S * B)
     return nll + kl / n_data
 

@@ -20,10 +20,11 @@ GRAD_RTOL = 1e-8
 def _cfg(model, n_data):
     """The oracle's description of a model, read from its public attributes."""
     prior = model.prior
-    lams = model.inclusion_probs(n_data) if prior.spike else []
+    from refimpl.schedules import inclusion_log_probs
+    log_lams = inclusion_log_probs(model.widths, prior.lam, n_data, prior.C, prior.kappa) if prior.spike else []
     cfg = dict(widths=model.widths, prior=model.prior_name, likelihood=model.likelihood,
                activation=model.activation.name, relaxation=prior.relaxation,
-               temperature=prior.temperature, sigma0=prior.sigma0, lams=lams,
+               temperature=prior.temperature, sigma0=prior.sigma0, log_lams=log_lams,
                sigma_e=None if model.log_sigma_e is None else float(np.exp(model.log_sigma_e)))
     if model.prior_name in ("ss-gl", "ss-ghs"):
         cfg["parameterisation"] = "centred" if prior.centred else "non-centred"
@@ -111,3 +112,16 @@ def test_loss_terms_add_up():
     loss, _, terms = _ours(model, params, x, y, noise, n)
     assert set(terms) == {"nll", "kl_z", "kl_w"}
     assert loss == pytest.approx(float(terms["nll"]) + (float(terms["kl_z"]) + float(terms["kl_w"])) / n, rel=1e-14)
+
+
+def test_kl_weight_scales_only_the_kl():
+    """loss(w) = nll + w KL/N, so grads(w) = grads_nll + w grads_KL/N: linear in w."""
+    arch = dict(widths=[3, 4, 2], batch=5, n_samples=1, seed=8)
+    model, params, noise, x, y, n = problem(arch, "ss-gl", "categorical", lam=0.2)
+    p, z = to_backend(model, params), to_backend(model, noise)
+    (l0, g0, t), (l1, g1, _), (lh, gh, _) = (model.loss_and_grad(p, x, y, z, n, kl_weight=w) for w in (0.0, 1.0, 0.5))
+    assert float(l0) == pytest.approx(float(t["nll"]), rel=1e-15)
+    assert float(lh) == pytest.approx(0.5 * (float(l0) + float(l1)), rel=1e-14)
+    assert max_rel_err(gh, {k: 0.5 * (g0[k] + g1[k]) for k in g0}) <= 1e-13
+    with pytest.raises(ValueError, match="^kl_weight:"):
+        model.loss_and_grad(p, x, y, z, n, kl_weight=2.0)

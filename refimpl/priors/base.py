@@ -82,6 +82,10 @@ class NodePrior:
     def weight_kl_moments_backward(self, params, d_e_log_v, d_e_inv_v, cache) -> dict:
         return {}
 
+    def expected_scales(self, params):
+        """Per layer ``E_q[t]`` ``(k_out,)`` of the non-centred node scales (``None`` where absent). (PR-1)"""
+        return [None] * self.n_layers
+
     def scale_kl(self, params):
         """The scale factors' KL parts ``{name: 0-d array}`` and their gradients."""
         return {}, {}

@@ -154,6 +154,24 @@ class SpikeSlabGroupHorseshoe(NodePrior):
             d_glob = d_glob + xp.sum(d_V * noise["eps_s"][:, None])
         return self._chain(params, local, glob, d_M, d_loc, d_glob, [None] * self.n_layers)
 
+    def expected_scales(self, params):
+        """``E tt`` under ``V ~ N(M, Sigma^2)`` (non-centred only): ``exp(M/2 + Sigma^2/8)`` for c = inf,
+        else Gauss-Hermite of (H-1). (PR-1)"""
+        if self.centred:
+            return [None] * self.n_layers
+        xp = array_namespace(params["s_a_mu"])
+        local, glob = self._log_variance(params)
+        nodes, weights = self._rule
+        out = []
+        for M, Sigma_loc, _, _ in local:
+            Sigma = xp.sqrt(Sigma_loc * Sigma_loc + glob[0] * glob[0])
+            if math.isinf(self.c):
+                out.append(xp.exp(0.5 * M + 0.125 * Sigma * Sigma))
+            else:
+                t, _ = scale_from_log_variance(M[:, None] + Sigma[:, None] * nodes[None, :], self.c)
+                out.append(xp.sum(weights * t, axis=1))
+        return out
+
     # ---- centred weight-KL moments (GHS-2, H-2) ------------------------------------------------------
     def weight_kl_moments(self, params, noise):
         if not self.centred:

@@ -88,6 +88,17 @@ class SpikeSlabGroupLasso(NodePrior):
             grads[f"{l}.tau_rho"] = xp.sum(d_V * noise[f"{l}.eps_tau"], axis=0) * sigmoid(rho)
         return grads
 
+    def expected_scales(self, params):
+        """``E tau = E exp(V/2) = exp(tau_mu/2 + s_tau^2/8)`` (non-centred only). (PR-1)"""
+        if self.centred:
+            return [None] * self.n_layers
+        out = []
+        for l in range(self.n_layers):
+            xp = array_namespace(params[f"{l}.tau_mu"])
+            s = softplus(params[f"{l}.tau_rho"])
+            out.append(xp.exp(0.5 * params[f"{l}.tau_mu"] + 0.125 * s * s))
+        return out
+
     # ---- (GL-2) centred weight-KL moments --------------------------------------------------------
     def weight_kl_moments(self, params, noise):
         if not self.centred:

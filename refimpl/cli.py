@@ -1,0 +1,172 @@
+"""Command line: ``python -m refimpl {train, evaluate, prune, run}`` (also the ``refimpl`` script).
+
+Options come from flags and, optionally, a TOML or JSON file given by ``--config`` whose keys are
+the long option names (``batch-size`` or ``batch_size``); flags given on the command line win.
+Errors in the input (a missing data file, NaN in the data, a wrong feature count, an unknown option)
+end with a one-line message on stderr and a non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tomllib
+
+from .train import TrainConfig
+
+MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeSparseBNN
+    "prior": (str, "ss-ig", "gaussian | ss-ig | ss-gl | ss-ghs"),
+    "activation": (str, "silu", "silu | relu | tanh"),
+    "relaxation": (str, "straight-through", "straight-through | concrete"),
+    "temperature": (float, 0.5, "relaxation temperature"),
+    "dtype": (str, "float64", "float64 | float32"),
+    "backend": (str, "numpy", "numpy | cupy | strict"),
+    "sigma0": (float, None, "slab standard deviation (default 1)"),
+    "lam": (str, None, "inclusion probability: a number, 'paper' (default) or 'theory'"),
+    "parameterisation": (str, None, "centred | non-centred (ss-gl, ss-ghs)"),
+    "c": (float, None, "regularised horseshoe slab width (ss-ghs; inf for the plain horseshoe)"),
+    "expectation": (str, None, "quadrature | one-sample (centred ss-ghs)"),
+}
+TRAIN_OPTS = {
+    "epochs": int, "batch-size": int, "optimizer": str, "lr": float, "momentum": float, "lr-schedule": str,
+    "clip-norm": float, "kl-anneal-epochs": int, "lr-mult-theta": float, "lr-mult-scales": float,
+    "lr-mult-weights": float, "theta-init": float, "train-samples": int, "eval-samples": int, "patience": int,
+    "checkpoint-every": int, "seed": int, "predictive-average": str,
+}
+
+
+class CliError(Exception):
+    """A usage error found after parsing (reported like argparse's own)."""
+
+
+def _add_data(p, default=None):
+    p.add_argument("--data", default=default,
+                   help="teacher-regression | teacher-classification | uci:<name> | fashion-mnist | mnist5k"
+                        + ("" if default else " (default: the data the run was trained on)"))
+    p.add_argument("--data-root", help="directory of the data (UCI benchmark, Fashion-MNIST IDX files) or file (MNIST-5k)")
+    p.add_argument("--split", type=int, help="UCI split index")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="refimpl", description="Node-sparse Bayesian neural networks (SS-IG, SS-GL, SS-GHS).")
+    sub = ap.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="train a model; writes run.json, history.jsonl, checkpoint.npz, metrics.json")
+    tr.add_argument("--config", help="TOML or JSON file of options (flags win)")
+    tr.add_argument("--out", required=True, help="output directory")
+    tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
+    tr.add_argument("--hidden", type=int, nargs="+", default=[50], help="hidden widths")
+    tr.add_argument("--val-fraction", type=float, default=0.1, help="share of training data held out for validation")
+    tr.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_data(tr, "teacher-regression")
+    for name, (typ, default, hlp) in MODEL_OPTS.items():
+        tr.add_argument(f"--{name}", type=typ, default=default, help=hlp)
+    for name, typ in TRAIN_OPTS.items():
+        tr.add_argument(f"--{name}", type=typ, default=None)
+    ev = sub.add_parser("evaluate", help="test metrics of a trained run (OUT/evaluate.json)")
+    ev.add_argument("--out", required=True)
+    _add_data(ev)
+    pr = sub.add_parser("prune", help="prune, export OUT/compressed.npz, verify, time dense vs compressed")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--threshold", type=float, default=0.5, help="keep nodes with inclusion probability > threshold")
+    pr.add_argument("--repeats", type=int, default=20)
+    _add_data(pr)
+    rn = sub.add_parser("run", help="the main job: SS-IG, SS-GL, SS-GHS on the embedded teacher data, one table")
+    rn.add_argument("--out", default="out/run", help="output directory (one sub-directory per prior)")
+    rn.add_argument("--quick", action="store_true", help="a few epochs only (CI smoke run)")
+    rn.add_argument("--seed", type=int, default=0)
+    return ap
+
+
+def _load_config(path: str) -> dict:
+    if not os.path.exists(path):
+        raise CliError(f"config: {path} does not exist")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        cfg = tomllib.loads(raw.decode()) if not path.endswith(".json") else json.loads(raw)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CliError(f"config: {path} is not valid {'JSON' if path.endswith('.json') else 'TOML'} ({exc})") from None
+    return {k.replace("-", "_"): v for k, v in cfg.items()}
+
+
+def parse(argv=None):
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "config", None):
+        cfg = _load_config(args.config)
+        sub = ap._subparsers._group_actions[0].choices[args.command]
+        known = {a.dest for a in sub._actions}
+        unknown = sorted(set(cfg) - known)
+        if unknown:
+            raise CliError(f"config: unknown option(s) {unknown} in {args.config}")
+        sub.set_defaults(**cfg)
+        args = ap.parse_args(argv)
+    return args
+
+
+def data_spec(args) -> dict | None:
+    if args.data is None:
+        return None
+    spec = {"name": args.data}
+    if args.data_root:
+        spec["path" if args.data == "mnist5k" else "root"] = args.data_root
+    elif args.data.startswith("uci:"):
+        default = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "uci")
+        spec["root"] = os.path.normpath(default)
+    if args.split is not None:
+        spec["split"] = args.split
+    return spec
+
+
+def _model_kw(args) -> dict:
+    kw = {}
+    for name in MODEL_OPTS:
+        v = getattr(args, name)
+        if v is None:
+            continue
+        if name == "lam":
+            try:
+                v = float(v)
+            except ValueError:
+                pass
+        kw[name] = v
+    return kw
+
+
+def _train_config(args) -> TrainConfig:
+    kw = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in TRAIN_OPTS}
+    return TrainConfig(**{k: v for k, v in kw.items() if v is not None})
+
+
+def main(argv=None) -> int:
+    try:
+        args = parse(argv)
+        if args.command == "train":
+            from .pipeline import train_run
+            metrics = train_run(data_spec(args), _model_kw(args), args.hidden, _train_config(args), args.out,
+                                val_fraction=args.val_fraction, resume=args.resume,
+                                log=None if args.quiet else sys.stderr)
+            print(json.dumps(metrics, indent=1))
+            return 130 if metrics.get("interrupted") else 0
+        if args.command == "evaluate":
+            from .pipeline import evaluate_run
+            print(json.dumps(evaluate_run(args.out, data_spec(args)), indent=1))
+            return 0
+        if args.command == "prune":
+            from .pipeline import prune_run
+            report = prune_run(args.out, args.threshold, repeats=args.repeats, data_spec=data_spec(args))
+            report.pop("inclusion_probabilities")
+            print(json.dumps(report, indent=1))
+            return 0
+        from .main_job import run_main
+        run_main(args.out, quick=args.quick, seed=args.seed)
+        return 0
+    except (CliError, ValueError, FileNotFoundError) as exc:
+        print(f"refimpl: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

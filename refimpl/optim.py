@@ -1,0 +1,262 @@
+"""First-order optimisers as ``(init, update)`` pairs with explicit state, in the style of
+``jax.example_libraries.optimizers``. They know nothing about the model: ``params`` and ``grads`` are
+flat dicts ``name -> array`` of the same layout (SPEC §6), on any array-API backend.
+
+    opt = adam(lr=cosine(1e-3, total_steps=10_000), multipliers=group_multipliers(theta=10.0))
+    state = opt.init(params)
+    for step in range(n_steps):                  # step is 0-based
+        loss, grads, _ = model.loss_and_grad(params, x, y, noise, n_data)
+        grads, norm = clip_by_global_norm(grads, 10.0)          # optional
+        params, state = opt.update(step, grads, state, params)
+
+The learning rate of parameter ``name`` at step ``t`` is ``schedule(t) * multiplier(name)``     (O-1)
+
+Every returned array is a backend array (NumPy's 0-d results, which are NumPy scalars, are turned
+back into 0-d arrays with ``xp.asarray``), so the model's input checks accept the new parameters.
+
+**State layout.** A flat ``dict[str, array]`` of backend arrays with the dtype and shape of the
+parameter: Adam holds ``"m.<name>"`` and ``"v.<name>"`` (first and second moment estimates), SGD with
+momentum holds ``"buf.<name>"`` (momentum buffer), plain SGD holds nothing. The step count is not
+state: the caller passes it. :func:`state_to_arrays` / :func:`state_from_arrays` move a state to
+host NumPy arrays (e.g. for ``numpy.savez``) and back, bit for bit.
+
+What this is not: a general optimisation library. No weight decay, no AMSGrad, no dampening; the
+learning-rate schedules are plain functions ``step -> lr``.
+"""
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from numbers import Integral, Real
+from typing import Callable
+
+import numpy as np
+from array_api_compat import array_namespace
+
+from .backend import backend_of, get_backend
+
+Optimizer = namedtuple("Optimizer", ["init", "update"])
+Optimizer.__doc__ = """``init(params) -> state``; ``update(step, grads, state, params) -> (new_params, new_state)``."""
+
+
+# ---- checks ------------------------------------------------------------------------------------
+def _check_real(name: str, value, low: float, high: float = math.inf, *, low_open=False, high_open=True) -> float:
+    ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
+        raise ValueError(f"{name}: expected a finite number in {lo}{low}, {high}{hi}, got {value!r}")
+    return float(value)
+
+
+def _check_step(step) -> int:
+    if isinstance(step, bool) or not isinstance(step, Integral) or step < 0:
+        raise ValueError(f"step: expected the 0-based step count as an integer >= 0, got {step!r}")
+    return int(step)
+
+
+def _check_same_keys(grads: dict, params: dict):
+    if not isinstance(grads, dict) or not isinstance(params, dict):
+        raise ValueError("grads, params: expected dicts name -> array (the model's layout)")
+    if set(grads) != set(params):
+        missing, extra = sorted(set(params) - set(grads)), sorted(set(grads) - set(params))
+        raise ValueError(f"grads: keys do not match params (missing {missing}, unexpected {extra}); "
+                         "pass the grads returned by the same model's loss_and_grad")
+
+
+# ---- learning-rate schedules: step -> lr ---------------------------------------------------------
+def constant(lr: float) -> Callable[[int], float]:
+    """``lr_t = lr``."""
+    lr = _check_real("lr", lr, 0.0, low_open=True)
+    return lambda step: lr
+
+
+def step_decay(lr: float, boundaries, factor: float = 0.1) -> Callable[[int], float]:
+    """``lr_t = lr * factor ** #{b in boundaries : t >= b}`` (the rate changes *at* step ``b``).
+
+    ``step_decay(1e-3, [1000, 2000])`` is 1e-3 for t < 1000, 1e-4 for 1000 <= t < 2000, then 1e-5.
+    """
+    lr = _check_real("lr", lr, 0.0, low_open=True)
+    factor = _check_real("factor", factor, 0.0, low_open=True)
+    bounds = list(boundaries)
+    if any(isinstance(b, bool) or not isinstance(b, Integral) or b < 0 for b in bounds) or bounds != sorted(bounds):
+        raise ValueError(f"boundaries: expected increasing integer steps >= 0, got {boundaries!r}")
+    return lambda step: lr * factor ** sum(step >= b for b in bounds)
+
+
+def cosine(lr: float, total_steps: int, final: float = 0.0) -> Callable[[int], float]:
+    """``lr_t = final + (lr - final) (1 + cos(pi min(t, T) / T)) / 2`` with ``T = total_steps``
+    (Loshchilov & Hutter 2017, Eq. 5 without restarts; torch ``CosineAnnealingLR(T_max=T, eta_min=final)``).
+    Holds ``final`` for ``t >= T``."""
+    lr = _check_real("lr", lr, 0.0, low_open=True)
+    final = _check_real("final", final, 0.0, lr, high_open=False)
+    if isinstance(total_steps, bool) or not isinstance(total_steps, Integral) or total_steps < 1:
+        raise ValueError(f"total_steps: expected an integer >= 1, got {total_steps!r}")
+    return lambda step: final + (lr - final) * 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps))
+
+
+def _as_schedule(lr) -> Callable[[int], float]:
+    return lr if callable(lr) else constant(lr)
+
+
+# ---- per-group learning-rate multipliers -------------------------------------------------------
+SCALE_MARKERS = ("tau_", "lam_", "s_a_", "s_b_")
+
+
+def param_group(name: str) -> str:
+    """``"theta"`` for names ending ``.theta`` (indicator logits), ``"scales"`` for names containing
+    ``tau_``, ``lam_``, ``s_a_`` or ``s_b_`` (SS-GL / SS-GHS scale parameters), ``"weights"`` otherwise
+    (``w_mu``, ``w_rho``, ``b_mu``, ``b_rho``, ``log_sigma_e``)."""
+    if name.endswith(".theta"):
+        return "theta"
+    if any(marker in name for marker in SCALE_MARKERS):
+        return "scales"
+    return "weights"
+
+
+def group_multipliers(theta: float = 1.0, scales: float = 1.0, weights: float = 1.0) -> Callable[[str], float]:
+    """The function ``name -> multiplier`` of the group of ``name`` (:func:`param_group`). A
+    multiplier 0 freezes its group."""
+    table = {g: _check_real(g, v, 0.0) for g, v in (("theta", theta), ("scales", scales), ("weights", weights))}
+    return lambda name: table[param_group(name)]
+
+
+def _as_multipliers(multipliers) -> Callable[[str], float]:
+    if multipliers is None:
+        return lambda name: 1.0
+    if not callable(multipliers):
+        raise ValueError(f"multipliers: expected None or a function name -> float such as "
+                         f"group_multipliers(theta=10.0), got {type(multipliers).__name__}")
+    return multipliers
+
+
+# ---- optimisers ----------------------------------------------------------------------------------
+def adam(lr=1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, multipliers=None) -> Optimizer:
+    """Adam (Kingma & Ba 2015, Algorithm 1), as ``torch.optim.Adam`` with default settings.   (O-2)
+
+    With ``t = step + 1``, ``g`` the gradient and ``alpha = schedule(step) * multiplier(name)``::
+
+        m_t = b1 m_{t-1} + (1 - b1) g,          v_t = b2 v_{t-1} + (1 - b2) g^2,      m_0 = v_0 = 0
+        m_hat = m_t / (1 - b1^t),               v_hat = v_t / (1 - b2^t)
+        x_t = x_{t-1} - alpha m_hat / (sqrt(v_hat) + eps)
+
+    ``eps`` is added after the square root of the *corrected* second moment (the paper and torch;
+    not the paper's §2 "efficient" variant, which adds it to ``sqrt(v_t)``). The first step moves
+    every coordinate by ``alpha |g| / (|g| + eps)``, i.e. about ``alpha`` in the direction ``-sign(g)``.
+    """
+    schedule, mult = _as_schedule(lr), _as_multipliers(multipliers)
+    b1, b2 = _check_real("b1", b1, 0.0, 1.0), _check_real("b2", b2, 0.0, 1.0)
+    eps = _check_real("eps", eps, 0.0, low_open=True)
+
+    def init(params):
+        state = {}
+        for k, p in params.items():
+            xp = array_namespace(p)
+            state[f"m.{k}"] = xp.zeros_like(p)
+            state[f"v.{k}"] = xp.zeros_like(p)
+        return state
+
+    def update(step, grads, state, params):
+        _check_same_keys(grads, params)
+        t = _check_step(step) + 1
+        base = schedule(step)
+        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        new_params, new_state = {}, {}
+        for k, p in params.items():
+            g = grads[k]
+            xp = array_namespace(p, g)
+            m = b1 * state[f"m.{k}"] + (1.0 - b1) * g
+            v = b2 * state[f"v.{k}"] + (1.0 - b2) * (g * g)
+            new_params[k] = xp.asarray(p - (base * mult(k)) * (m / c1) / (xp.sqrt(v / c2) + eps))
+            new_state[f"m.{k}"], new_state[f"v.{k}"] = xp.asarray(m), xp.asarray(v)
+        return new_params, new_state
+
+    return Optimizer(init, update)
+
+
+def sgd(lr, momentum: float = 0.0, nesterov: bool = False, multipliers=None) -> Optimizer:
+    """Stochastic gradient descent with optional (Nesterov) momentum, as ``torch.optim.SGD`` with
+    ``dampening=0, weight_decay=0``.                                                              (O-3)
+
+    With ``alpha = schedule(step) * multiplier(name)`` and ``buf_{-1} = 0``::
+
+        momentum = 0:   x_{t+1} = x_t - alpha g_t
+        momentum mu:    buf_t = mu buf_{t-1} + g_t
+                        x_{t+1} = x_t - alpha buf_t                    (heavy ball, Polyak 1964)
+                        x_{t+1} = x_t - alpha (g_t + mu buf_t)         (nesterov=True; Sutskever et al. 2013)
+    """
+    schedule, mult = _as_schedule(lr), _as_multipliers(multipliers)
+    momentum = _check_real("momentum", momentum, 0.0, 1.0)
+    if nesterov and momentum == 0.0:
+        raise ValueError("nesterov: Nesterov momentum needs momentum > 0; set momentum=0.9 or nesterov=False")
+
+    def init(params):
+        if momentum == 0.0:
+            return {}
+        return {f"buf.{k}": array_namespace(p).zeros_like(p) for k, p in params.items()}
+
+    def update(step, grads, state, params):
+        _check_same_keys(grads, params)
+        base = schedule(_check_step(step))
+        new_params, new_state = {}, {}
+        for k, p in params.items():
+            g = grads[k]
+            xp = array_namespace(p, g)
+            if momentum != 0.0:
+                buf = xp.asarray(momentum * state[f"buf.{k}"] + g)
+                new_state[f"buf.{k}"] = buf
+                g = g + momentum * buf if nesterov else buf
+            new_params[k] = xp.asarray(p - (base * mult(k)) * g)
+        return new_params, new_state
+
+    return Optimizer(init, update)
+
+
+# ---- gradient utilities --------------------------------------------------------------------------
+def clip_by_global_norm(grads: dict, max_norm: float):
+    """``(clipped, norm)`` with ``norm = sqrt(sum_k sum g_k^2)`` over every array of ``grads`` and
+    ``clipped_k = g_k * min(1, max_norm / norm)``: same direction, global norm at most ``max_norm``.  (O-4)
+
+    The factor is computed as ``max_norm / max(norm, max_norm)`` on the backend (no host sync, no
+    division by zero). ``norm`` is a 0-d backend array (the norm *before* clipping). The sum of
+    squares is formed in the gradients' dtype.
+    """
+    max_norm = _check_real("max_norm", max_norm, 0.0, low_open=True)
+    if not isinstance(grads, dict) or not grads:
+        raise ValueError("grads: expected a non-empty dict name -> array")
+    arrays = list(grads.values())
+    xp = array_namespace(*arrays)
+    norm = xp.sqrt(sum(xp.sum(g * g) for g in arrays))
+    factor = max_norm / xp.clip(norm, min=max_norm)
+    return {k: g * factor for k, g in grads.items()}, norm
+
+
+def kl_weight(step: int, warmup_steps: int) -> float:
+    """Linear KL annealing factor ``min(1, (step + 1) / warmup_steps)``; 1 when ``warmup_steps = 0``.  (O-5)
+
+    Multiplies the KL term of the loss: ``nll + kl_weight * KL / N``. Off by default (SPEC, knobs).
+    """
+    step = _check_step(step)
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, Integral) or warmup_steps < 0:
+        raise ValueError(f"warmup_steps: expected an integer >= 0 (0 = no annealing), got {warmup_steps!r}")
+    return 1.0 if warmup_steps == 0 else min(1.0, (step + 1) / warmup_steps)
+
+
+# ---- checkpoints -----------------------------------------------------------------------------------
+def state_to_arrays(state: dict) -> dict[str, np.ndarray]:
+    """Optimiser state -> ``{key: numpy array}`` on the host (through each array's own backend's
+    ``to_numpy``), ready for ``numpy.savez``. Values are copied bit for bit."""
+    return {k: np.array(backend_of(v).to_numpy(v), copy=True) for k, v in state.items()}
+
+
+def state_from_arrays(d, backend="numpy") -> dict:
+    """``{key: numpy array}`` (e.g. an ``numpy.load``-ed npz) -> optimiser state on ``backend``
+    (a name or :class:`refimpl.backend.Backend`), keeping each array's float dtype bit for bit."""
+    b = get_backend(backend) if isinstance(backend, str) else backend
+    out = {}
+    for k in d:
+        a = np.asarray(d[k])
+        if a.dtype not in (np.float32, np.float64):
+            raise ValueError(f"d[{k!r}]: expected a float32 or float64 array, got dtype {a.dtype}")
+        out[k] = b.asarray(a, dtype=getattr(b.xp, a.dtype.name))
+    return out

@@ -1,0 +1,176 @@
+"""From a data set to a trained, evaluated, pruned and timed network: the steps behind the command
+line, usable from Python too. Every step reads and writes plain files in one output directory:
+
+    run.json          model, training and data configuration, standardisation statistics
+    history.jsonl     one JSON record per epoch            checkpoint.npz   resumable state
+    metrics.json      test metrics of the selected model   compressed.npz   pruned network (NumPy only)
+    prune.json        kept nodes, parameters, FLOPs, export check, dense vs compressed latency
+    *.png             plots, when matplotlib is installed
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from . import data as datasets
+from .checkpoint import atomic_write_bytes, load_checkpoint
+from .evaluate import evaluate
+from .latency import latency_table
+from .metrics import flops_kept, params_kept
+from .model import NodeSparseBNN
+from .prune import compress, dense_mean_network, inclusion_probabilities, node_masks
+from .train import CHECKPOINT, TrainConfig, fit
+
+RUN, METRICS, PRUNE, COMPRESSED = "run.json", "metrics.json", "prune.json", "compressed.npz"
+
+
+@dataclass
+class Prepared:
+    """Standardised splits: fit (training minus validation), validation, test."""
+
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    task: str
+    n_out: int
+    stats: dict          # x_mean, x_std, y_mean, y_std (lists; y_* None for classification)
+    info: dict
+
+
+def load_data(spec: dict) -> "datasets.Dataset":
+    """``spec = {"name": ..., **loader keyword arguments}`` -> a Dataset."""
+    kw = {k: v for k, v in spec.items() if k != "name"}
+    return datasets.load(spec["name"], **kw)
+
+
+def prepare(ds, val_fraction: float, seed: int, stats: dict | None = None) -> Prepared:
+    """Standardise with training statistics only (or given ``stats``) and hold out a validation split of
+    the training data (the test set never informs model selection)."""
+    if stats is None:
+        sx = datasets.Standardiser.fit(ds.x_train)
+        stats = {"x_mean": sx.mean.tolist(), "x_std": sx.std.tolist(), "y_mean": None, "y_std": None}
+        if ds.task == "regression":
+            sy = datasets.Standardiser.fit(ds.y_train)
+            stats.update(y_mean=float(sy.mean), y_std=float(sy.std))
+    x_mean, x_std = np.asarray(stats["x_mean"]), np.asarray(stats["x_std"])
+    if x_mean.shape != (ds.n_features,):
+        raise ValueError(f"data: the model was trained on {x_mean.shape[0]} features but this data set has "
+                         f"{ds.n_features}; evaluate with the data set the run was trained on")
+    fx = lambda x: (np.asarray(x, dtype=np.float64) - x_mean) / x_std  # noqa: E731
+    fy = (lambda y: (y - stats["y_mean"]) / stats["y_std"]) if ds.task == "regression" else (lambda y: y)
+    x_fit, y_fit, x_val, y_val = datasets.train_validation_split(fx(ds.x_train), fy(ds.y_train), val_fraction, seed)
+    n_out = 1 if ds.task == "regression" else int(ds.n_classes)
+    return Prepared(x_fit, y_fit, x_val, y_val, fx(ds.x_test), fy(ds.y_test), ds.task, n_out, stats, dict(ds.info))
+
+
+def _json_default(o):
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, (np.integer, np.floating)):
+        return o.item()
+    return str(o)
+
+
+def write_json(path: str, obj):
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, default=_json_default) + "\n").encode())
+
+
+def read_run(out_dir: str) -> dict:
+    path = os.path.join(out_dir, RUN)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"out: {path} not found; train first with `python -m refimpl train --out {out_dir} ...`")
+    with open(path) as f:
+        return json.load(f)
+
+
+def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_dir: str, *,
+              val_fraction: float = 0.1, resume: bool = False, log=sys.stderr) -> dict:
+    """Load, standardise, split, train, evaluate on the test set; write run.json, metrics.json."""
+    ds = load_data(data_spec)
+    prep = prepare(ds, val_fraction, config.seed)
+    likelihood = "gaussian" if prep.task == "regression" else "categorical"
+    model = NodeSparseBNN([ds.n_features, *hidden, prep.n_out], likelihood=likelihood, **model_kw)
+    os.makedirs(out_dir, exist_ok=True)
+    run = {"model": model.config, "train": asdict(config), "data": data_spec, "val_fraction": val_fraction,
+           "stats": prep.stats}
+    if resume and os.path.exists(os.path.join(out_dir, RUN)):
+        saved = read_run(out_dir)
+        if json.loads(json.dumps(saved, default=_json_default)) != json.loads(json.dumps(run, default=_json_default)):
+            raise ValueError(f"resume: {out_dir} holds a run with other options; use the same options or a new --out")
+    write_json(os.path.join(out_dir, RUN), run)
+    t0 = time.perf_counter()
+    y_scale = prep.stats["y_std"] or 1.0
+    result = fit(model, prep.x_fit, prep.y_fit, prep.x_val, prep.y_val, config, out_dir=out_dir, resume=resume,
+                 y_scale=y_scale, log=log)
+    metrics = test_metrics(model, result.best_params, prep, config)
+    metrics.update(train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history), interrupted=result.interrupted)
+    write_json(os.path.join(out_dir, METRICS), metrics)
+    from .plots import plot_run   # optional matplotlib
+    plot_run(out_dir, result.history, model, result.best_params, prep)
+    return metrics
+
+
+def test_metrics(model, params, prep: Prepared, config: TrainConfig) -> dict:
+    """Test-set metrics of ``params`` plus the structure of its median-probability model."""
+    rng = np.random.default_rng([config.seed, 10**6])
+    metrics = evaluate(model, params, prep.x_test, prep.y_test, config.eval_samples, rng,
+                       batch_size=config.eval_batch_size, y_scale=prep.stats["y_std"] or 1.0,
+                       average=config.predictive_average)
+    return {"test": metrics, **structure(model, params)}
+
+
+def structure(model, params, threshold: float = 0.5) -> dict:
+    """Nodes kept per hidden layer, node density, parameters and FLOPs kept (median-probability rule)."""
+    kept = [int(m.sum()) for m in node_masks(model, params, threshold)]
+    return {"nodes_kept": kept, "node_density": [k / w for k, w in zip(kept, model.widths[1:-1])],
+            "params_kept": params_kept(model.widths, kept), "flops_kept": flops_kept(model.widths, kept)}
+
+
+def restore(out_dir: str, data_spec: dict | None = None):
+    """The model, its selected (best) parameters and the prepared data of a finished run."""
+    run = read_run(out_dir)
+    model = NodeSparseBNN(**run["model"])
+    ckpt = load_checkpoint(os.path.join(out_dir, CHECKPOINT))
+    params = {k: model.backend.asarray(v) for k, v in ckpt.best_params.items()}
+    config = TrainConfig(**{k: (tuple(v) if k == "lr_decay_epochs" else v) for k, v in run["train"].items()})
+    ds = load_data(data_spec or run["data"])
+    prep = prepare(ds, run["val_fraction"], config.seed, stats=run["stats"])
+    return model, params, prep, config
+
+
+def evaluate_run(out_dir: str, data_spec: dict | None = None) -> dict:
+    model, params, prep, config = restore(out_dir, data_spec)
+    metrics = test_metrics(model, params, prep, config)
+    write_json(os.path.join(out_dir, "evaluate.json"), metrics)
+    return metrics
+
+
+def prune_run(out_dir: str, threshold: float = 0.5, batch_sizes=(1, 64, 256, 1024), repeats: int = 20,
+              data_spec: dict | None = None) -> dict:
+    """Compress the selected model, verify the export, time dense vs compressed inference."""
+    model, params, prep, _ = restore(out_dir, data_spec)
+    check_x = prep.x_test[:1024]
+    net = compress(model, params, threshold, check_x=check_x, meta={"stats": prep.stats, "run": out_dir})
+    net.save(os.path.join(out_dir, COMPRESSED))
+    report = {"threshold": threshold, "max_abs_diff": net.meta["max_abs_diff"],
+              "inclusion_probabilities": [g.tolist() for g in inclusion_probabilities(model, params)],
+              **structure(model, params, threshold), "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
+    write_json(os.path.join(out_dir, PRUNE), report)
+    return report
+
+
+def latency(model, params, net, x_pool, batch_sizes, repeats: int) -> list[dict]:
+    """Median latency of the dense network at the variational mean and of the compressed one."""
+    dense = dense_mean_network(model, params)
+    rng = np.random.default_rng(0)
+    make = lambda b: x_pool[rng.integers(0, len(x_pool), size=b)]  # noqa: E731
+    return latency_table({"dense": dense.predict, "compressed": net.predict}, make, list(batch_sizes),
+                         repeats=repeats, reference="dense")

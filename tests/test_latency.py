@@ -1,0 +1,67 @@
+"""Latency utilities: a fast function against a deliberately slow one; structure of the table."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from refimpl.latency import latency_table, speedup, time_callable
+
+SLOW_S = 2e-3  # time.sleep sleeps at least this long; a no-op takes microseconds
+
+
+def fast(x):
+    return x
+
+
+def slow(x):
+    time.sleep(SLOW_S)
+    return x
+
+
+def test_time_callable():
+    calls = []
+    out = time_callable(lambda: calls.append(1), repeats=7, warmup=2)
+    assert len(calls) == 9 and out["repeats"] == 7
+    assert set(out) == {"median_s", "iqr_s", "repeats"} and out["iqr_s"] >= 0
+    assert time_callable(lambda: slow(None), repeats=3, warmup=0)["median_s"] >= SLOW_S  # sleep is a lower bound
+
+
+def test_latency_table_order_and_structure():
+    seen = []
+
+    def make_input(batch):
+        seen.append(batch)
+        return np.zeros((batch, 3))
+
+    order = []
+    fns = {"slow": lambda x: order.append("slow") or slow(x), "fast": lambda x: order.append("fast") or fast(x)}
+    rows = latency_table(fns, make_input, batch_sizes=[1, 8], repeats=4, warmup=1)
+    assert seen == [1, 8]  # one shared input per batch size
+    assert [(r["batch_size"], r["name"]) for r in rows] == [(1, "slow"), (1, "fast"), (8, "slow"), (8, "fast")]
+    assert all(set(r) == {"batch_size", "name", "median_s", "iqr_s", "repeats", "speedup"} for r in rows)
+    assert all(r["repeats"] == 4 for r in rows)
+    # round-robin: warmup pair, then every round runs both, the first contender alternating
+    per_batch = order[:10]
+    assert per_batch[:2] == ["slow", "fast"]
+    assert [sorted(per_batch[i:i + 2]) for i in range(2, 10, 2)] == [["fast", "slow"]] * 4
+    assert per_batch[2:10:2] == ["slow", "fast", "slow", "fast"]
+    by = {(r["batch_size"], r["name"]): r for r in rows}
+    for b in (1, 8):
+        assert by[b, "slow"]["median_s"] >= SLOW_S > by[b, "fast"]["median_s"]  # sleep is a lower bound
+        assert by[b, "slow"]["speedup"] == 1.0 and by[b, "fast"]["speedup"] > 1.0  # reference = first contender
+    # speedup against another reference
+    again = speedup(rows, "fast")
+    assert all(r["speedup"] == by[r["batch_size"], "fast"]["median_s"] / r["median_s"] for r in again)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="forward_fns"):
+        latency_table({}, np.zeros, [1])
+    with pytest.raises(ValueError, match="reference"):
+        latency_table({"a": fast}, np.zeros, [1], repeats=1, reference="b")
+    with pytest.raises(ValueError, match="repeats"):
+        time_callable(fast, repeats=0)
+    with pytest.raises(ValueError, match="batch_sizes"):
+        latency_table({"a": fast}, np.zeros, [0])
