@@ -83,9 +83,10 @@ def hermite_rule(n: int):
 def expected_softplus(M, Sigma, nodes, weights):
     """``Q = E softplus(V)``, ``V ~ N(M, Sigma^2)``, by Gauss-Hermite, with exact ``(dQ/dM, dQ/dSigma)``. (H-2)
 
-    ``M, Sigma``: ``(k,)``; ``nodes, weights``: ``(n,)`` backend arrays from :func:`hermite_rule`.
-    ``dQ/dM = sum_k w_k sigmoid(V_k)``, ``dQ/dSigma = sum_k w_k sigmoid(V_k) x_k`` (derivatives of the rule
-    itself, so the gradient is exact for the computed value).
+    ``M, Sigma``: ``(k,)``; ``nodes, weights``: ``(n,)`` backend arrays from :func:`hermite_rule` (the
+    scaled nodes ``z_k = sqrt(2) x_k`` and weights ``w_k / sqrt(pi)``), ``V_k = M + Sigma z_k``.
+    ``dQ/dM = sum_k w_k sigmoid(V_k) / sqrt(pi)``, ``dQ/dSigma = sum_k w_k sigmoid(V_k) z_k / sqrt(pi)``
+    (derivatives of the rule itself, so the gradient is exact for the computed value).
     """
     xp = array_namespace(M)
     V = M[:, None] + Sigma[:, None] * nodes[None, :]

@@ -1,4 +1,4 @@
-"""Spike-and-slab (regularised) group horseshoe (``prior="ss-ghs"``). (GHS-1..GHS-4)
+"""Spike-and-slab (regularised) group horseshoe (``prior="ss-ghs"``). (GHS-1..GHS-3)
 
 Prior (paper-notes §2.2, read from the authors' code), hidden layer l, node j, ``m = k_l + 1``:
 
