@@ -23,8 +23,8 @@ HIDDEN = [32, 32]
 
 def job_config(quick: bool, seed: int) -> TrainConfig:
     """Budget and knobs of the main job (docs/results.md records how they were chosen)."""
-    return TrainConfig(epochs=5 if quick else 300, batch_size=128, lr=3e-3, lr_mult_theta=10.0, seed=seed,
-                       eval_samples=10, checkpoint_every=50)
+    return TrainConfig(epochs=5 if quick else 400, batch_size=128, lr=3e-3, lr_mult_theta=10.0,
+                       kl_anneal_epochs=2 if quick else 30, seed=seed, eval_samples=10, checkpoint_every=50)
 
 
 def run_main(out_dir: str, quick: bool = False, seed: int = 0, log=sys.stderr) -> dict:
