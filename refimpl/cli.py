@@ -28,12 +28,18 @@ MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeS
     "parameterisation": (str, None, "centred | non-centred (ss-gl, ss-ghs)"),
     "c": (float, None, "regularised horseshoe slab width (ss-ghs; inf for the plain horseshoe)"),
     "expectation": (str, None, "quadrature | one-sample (centred ss-ghs)"),
+    "n_quadrature": (int, None, "Gauss-Hermite nodes (centred ss-ghs, default 64)"),
+    "b_loc": (float, None, "local half-Cauchy scale (ss-ghs, default 1)"),
+    "b_glob": (float, None, "global half-Cauchy scale (ss-ghs, default 1)"),
+    "lam2_shape": (float, None, "Gamma shape of lambda^2 (ss-gl, default 4)"),
+    "lam2_rate": (float, None, "Gamma rate of lambda^2 (ss-gl, default 2)"),
+    "sigma_e": (float, None, "fixed Gaussian noise std (standardised units); default: learned"),
 }
 TRAIN_OPTS = {
     "epochs": int, "batch-size": int, "optimizer": str, "lr": float, "momentum": float, "lr-schedule": str,
     "clip-norm": float, "kl-anneal-epochs": int, "lr-mult-theta": float, "lr-mult-scales": float,
     "lr-mult-weights": float, "theta-init": float, "train-samples": int, "eval-samples": int, "patience": int,
-    "checkpoint-every": int, "seed": int, "predictive-average": str,
+    "checkpoint-every": int, "seed": int, "predictive-average": str, "lr-decay-factor": float,
 }
 
 
@@ -61,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_data(tr, "teacher-regression")
     for name, (typ, default, hlp) in MODEL_OPTS.items():
-        tr.add_argument(f"--{name}", type=typ, default=default, help=hlp)
+        tr.add_argument(f"--{name.replace('_', '-')}", type=typ, default=default, help=hlp)
     for name, typ in TRAIN_OPTS.items():
         tr.add_argument(f"--{name}", type=typ, default=None)
+    tr.add_argument("--lr-decay-epochs", type=int, nargs="+", default=None, help="step schedule: epochs where lr is multiplied by --lr-decay-factor")
     ev = sub.add_parser("evaluate", help="test metrics of a trained run (OUT/evaluate.json)")
     ev.add_argument("--out", required=True)
     _add_data(ev)
@@ -110,8 +117,8 @@ def data_spec(args) -> dict | None:
     if args.data is None:
         return None
     spec = {"name": args.data}
-    if args.data_root:
-        spec["path" if args.data == "mnist5k" else "root"] = args.data_root
+    if args.data_root:   # absolute, so that evaluate / prune work from any directory
+        spec["path" if args.data == "mnist5k" else "root"] = os.path.abspath(args.data_root)
     elif args.data.startswith("uci:"):
         default = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "uci")
         spec["root"] = os.path.normpath(default)
@@ -136,7 +143,7 @@ def _model_kw(args) -> dict:
 
 
 def _train_config(args) -> TrainConfig:
-    kw = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in TRAIN_OPTS}
+    kw = {name.replace("-", "_"): getattr(args, name.replace("-", "_")) for name in [*TRAIN_OPTS, "lr-decay-epochs"]}
     return TrainConfig(**{k: v for k, v in kw.items() if v is not None})
 
 

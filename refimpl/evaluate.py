@@ -15,7 +15,7 @@ from .metrics import classification_metrics, gaussian_test_loglik, rmse
 def predict_outputs(model, params, x, n_samples: int, rng, batch_size: int = 4096) -> np.ndarray:
     """Host array ``(S, B, K)`` of network outputs for ``n_samples`` posterior samples."""
     noise = model.sample_noise(rng, n_samples)
-    x = np.asarray(x)
+    x = np.asarray(x, dtype=model.backend.dtype_name)
     chunks = [model.backend.to_numpy(model.predict(params, x[i:i + batch_size], noise))
               for i in range(0, x.shape[0], batch_size)]
     return np.concatenate(chunks, axis=1)

@@ -86,7 +86,7 @@ def step_decay(lr: float, boundaries, factor: float = 0.1) -> Callable[[int], fl
 
 def cosine(lr: float, total_steps: int, final: float = 0.0) -> Callable[[int], float]:
     """``lr_t = final + (lr - final) (1 + cos(pi min(t, T) / T)) / 2`` with ``T = total_steps``
-    (Loshchilov & Hutter 2017, Eq. 5 without restarts; torch ``CosineAnnealingLR(T_max=T, eta_min=final)``).
+    (Loshchilov & Hutter 2017, Eq. 5 without restarts; equals torch ``CosineAnnealingLR(T_max=T, eta_min=final)`` up to step T, after which torch rises again and this stays at ``final``).
     Holds ``final`` for ``t >= T``."""
     lr = _check_real("lr", lr, 0.0, low_open=True)
     final = _check_real("final", final, 0.0, lr, high_open=False)

@@ -5,6 +5,7 @@ line, usable from Python too. Every step reads and writes plain files in one out
     history.jsonl     one JSON record per epoch            checkpoint.npz   resumable state
     metrics.json      test metrics of the selected model   compressed.npz   pruned network (NumPy only)
     prune.json        kept nodes, parameters, FLOPs, export check, dense vs compressed latency
+    evaluate.json     test metrics recomputed by ``evaluate``
     *.png             plots, when matplotlib is installed
 """
 from __future__ import annotations

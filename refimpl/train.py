@@ -68,8 +68,10 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
         for name in ("lr", "lr_mult_theta", "lr_mult_scales", "lr_mult_weights", "lr_decay_factor"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and v > 0):
-                raise ValueError(f"{name}: expected a finite number > 0, got {v!r}")
+            is_num = isinstance(v, (int, float)) and not isinstance(v, bool)
+            low_ok = is_num and (v >= 0 if name.startswith("lr_mult") else v > 0)   # a multiplier of 0 freezes its group
+            if not (is_num and math.isfinite(v) and low_ok):
+                raise ValueError(f"{name}: expected a finite number {'>= 0' if name.startswith('lr_mult') else '> 0'}, got {v!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer: unknown {self.optimizer!r}; choose 'adam' or 'sgd'")
         if self.lr_schedule not in ("constant", "step", "cosine"):
@@ -78,7 +80,12 @@ class TrainConfig:
             raise ValueError(f"predictive_average: unknown {self.predictive_average!r}; choose 'probs' or 'logits'")
         if self.clip_norm is not None and not (self.clip_norm > 0):
             raise ValueError(f"clip_norm: expected a number > 0 or None, got {self.clip_norm!r}")
-        if self.patience is not None and (not isinstance(self.patience, int) or self.patience < 1):
+        if self.theta_init is not None and (isinstance(self.theta_init, bool) or not isinstance(self.theta_init, (int, float))
+                                            or not math.isfinite(self.theta_init)):
+            raise ValueError(f"theta_init: expected a finite logit (e.g. 2.0 for gamma = 0.88) or None, got {self.theta_init!r}")
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
+        if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1):
             raise ValueError(f"patience: expected an integer >= 1 or None, got {self.patience!r}")
         self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
 
@@ -143,7 +150,7 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
     ``history.jsonl`` under ``out_dir`` when given. ``y_scale`` converts regression metrics to original units."""
     config = config or TrainConfig()
     b = model.backend
-    x_train, y_train = np.asarray(x_train), np.asarray(y_train)
+    x_train, y_train = np.asarray(x_train, dtype=b.dtype_name), np.asarray(y_train)   # features in the model's dtype
     n = x_train.shape[0]
     if n < 1 or y_train.shape[0] != n:
         raise ValueError(f"y_train: expected {n} targets to match x_train, got {y_train.shape[0]}")
@@ -206,7 +213,7 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
                 if flag.raised is not None:
                     checkpoint()
                     print(f"\ninterrupted by signal {flag.raised} at epoch {epoch + 1} step {step + 1}; "
-                          f"checkpoint written to {ckpt_path}; continue with --resume", file=log)
+                          f"checkpoint written to {ckpt_path}; continue with --resume", file=log if log is not None else sys.stderr)
                     return FitResult(state["params"], state["best_params"], state["history"], interrupted=True)
             last_step = (epoch + 1) * steps_per_epoch - 1
             record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in state["sums"].items()},

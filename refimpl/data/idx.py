@@ -55,7 +55,8 @@ def _find(root: Path, stem: str, root_given: bool) -> Path:
     for candidate in (root / f"{stem}.gz", root / stem):
         if candidate.is_file():
             return candidate
-    how = ("check root, the directory holding the Fashion-MNIST IDX files" if root_given else
+    how = ("check root, the directory holding the Fashion-MNIST IDX files (the Debian package "
+           f"dataset-fashion-mnist installs them in {FASHION_MNIST_ROOT})" if root_given else
            "install the Debian package with `apt install dataset-fashion-mnist` (files in "
            f"{FASHION_MNIST_ROOT}), or pass root=<directory with the IDX files>")
     raise FileNotFoundError(f"{root / stem}[.gz]: Fashion-MNIST file missing; {how}")
