@@ -14,7 +14,7 @@ import numpy as np
 
 
 def _silu(a):
-    return a / (1.0 + np.exp(-a))
+    return 0.5 * a * (1.0 + np.tanh(0.5 * a))   # = a sigmoid(a); no exp overflow for very negative a
 
 
 ACTIVATIONS = {"silu": _silu, "relu": lambda a: np.maximum(a, 0.0), "tanh": np.tanh}

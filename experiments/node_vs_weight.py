@@ -1,0 +1,179 @@
+"""Node pruning against weight pruning at equal parameters kept.
+
+For every seed and every spike-and-slab prior, the node-sparse network (median-probability model of a trained
+ss-* fit, exported physically smaller at the variational mean, PR-2) is compared with the dense Gaussian BNN
+of the same seed at its variational mean, pruned by magnitude to the same number of parameters: the largest
+|w| over all weights and biases of every layer (one global threshold) are kept. Neither network is fine-tuned
+after pruning. Reported: test accuracy and NLL of the point prediction (softmax of
+the mean network's logits), FLOPs (multiply-adds with biases, M-8) and measured latency of
+
+* ``dense``                -- the unpruned Gaussian BNN mean network (reference);
+* ``node-compressed``      -- the node-sparse network as small dense matrices;
+* ``magnitude-dense``      -- the weight-pruned network as full-size dense matrices (zeros stored and multiplied);
+* ``magnitude-csr``        -- the weight-pruned network with scipy.sparse CSR matrices (``W^T @ h``).
+
+Parameters are counted as stored numbers: for the compressed network ``sum (s_l + 1) s_{l+1}`` (= its FLOPs;
+the authors' "parameters kept" of M-7 also counts incoming weights from pruned nodes, reported beside it).
+
+    python -m experiments.node_vs_weight --out out/nvw-mnist5k --fits out/mnist5k     # reuse the table's fits
+    python -m experiments.node_vs_weight --out out/nvw-fmnist --data fashion-mnist --fits out/fmnist-25 --seeds 0
+    python -m experiments.node_vs_weight --out /tmp/q --quick
+
+``--fits`` holds ``<prior>/seed<k>/`` fits as written by mnist5k.py / fashion_mnist.py; missing ones are
+trained there with that script's DEFAULTS (and any knob given here). Results: ``OUT/results.json``, ``OUT/table.md``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import numpy as np
+import scipy.sparse
+
+from refimpl.compressed import ACTIVATIONS, CompressedMLP
+from refimpl.data import load_fashion_mnist, load_mnist5k
+from refimpl.latency import latency_table
+from refimpl.prune import dense_mean_network
+
+from . import common, fashion_mnist, mnist5k
+from .classification import HIDDEN, QUICK
+
+DATA = {"mnist5k": (load_mnist5k, mnist5k.DEFAULTS), "fashion-mnist": (load_fashion_mnist, fashion_mnist.DEFAULTS)}
+CONTENDERS = ("dense", "node-compressed", "magnitude-dense", "magnitude-csr")
+
+
+class CsrMLP:
+    """An MLP whose weight matrices are scipy.sparse CSR, stored transposed ``(k_out, k_in)`` so that each layer
+    is the sparse-times-dense product ``h^T <- W^T h^T + b``."""
+
+    def __init__(self, weights, biases, activation: str):
+        self.weights_t = [scipy.sparse.csr_matrix(np.ascontiguousarray(W.T)) for W in weights]
+        self.biases = [np.asarray(b)[:, None] for b in biases]
+        self.psi = ACTIVATIONS[activation]
+        self.dtype = weights[0].dtype
+
+    def predict(self, x):
+        h = np.asarray(x, dtype=self.dtype).T
+        for l, (Wt, b) in enumerate(zip(self.weights_t, self.biases)):
+            h = Wt @ h + b
+            if l < len(self.weights_t) - 1:
+                h = self.psi(h)
+        return h.T
+
+
+def magnitude_prune(net: CompressedMLP, n_params: int) -> CompressedMLP:
+    """Keep the ``n_params`` weights and biases of largest magnitude (one global threshold over every layer;
+    ties broken by position), zero the rest."""
+    arrays = [a for W, b in zip(net.weights, net.biases) for a in (W, b)]
+    total = sum(a.size for a in arrays)
+    if not 0 <= n_params <= total:
+        raise ValueError(f"n_params: expected an integer in [0, {total}], got {n_params!r}")
+    flat = np.concatenate([np.abs(a).ravel() for a in arrays])
+    keep = np.zeros(flat.size, dtype=bool)
+    keep[np.argsort(-flat, kind="stable")[:n_params]] = True
+    out, start = [], 0
+    for a in arrays:
+        out.append(np.where(keep[start:start + a.size].reshape(a.shape), a, 0).astype(a.dtype))
+        start += a.size
+    return CompressedMLP(out[0::2], out[1::2], net.activation)
+
+
+def n_stored(net: CompressedMLP) -> int:
+    return sum(W.size + b.size for W, b in zip(net.weights, net.biases))
+
+
+def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int) -> dict:
+    """One row: the ss-* fit ``prior``/``seed`` against the gaussian fit of the same seed."""
+    node_dir, dense_dir = (os.path.join(fits_dir, p, f"seed{seed}") for p in (prior, "gaussian"))
+    report = common.prune_once(node_dir, ds, batch_sizes, repeats)
+    node = CompressedMLP.load(os.path.join(node_dir, "compressed.npz"))
+    model, params, prep = common.restore_fit(dense_dir, ds)
+    dense = dense_mean_network(model, params)
+    n_params = n_stored(node)
+    mag = magnitude_prune(dense, n_params)
+    csr = CsrMLP(mag.weights, mag.biases, mag.activation)
+    x = prep.x_test
+    np.testing.assert_allclose(csr.predict(x[:256]), mag.predict(x[:256]), rtol=1e-4, atol=1e-4)  # float32 sums
+    nets = {"dense": dense, "node-compressed": node, "magnitude-dense": mag}
+    rng = np.random.default_rng(0)
+    lat = latency_table({"dense": dense.predict, "node-compressed": node.predict, "magnitude-dense": mag.predict,
+                         "magnitude-csr": csr.predict}, lambda b: x[rng.integers(0, len(x), size=b)],
+                        list(batch_sizes), repeats=repeats, reference="dense")
+    total = n_stored(dense)
+    dead = [int(np.sum(~np.any(W != 0, axis=0))) for W in mag.weights[:-1]]   # hidden nodes left with no inputs
+    return {"prior": prior, "seed": seed, "nodes_kept": report["nodes_kept"], "params": n_params, "params_total": total,
+            "params_kept_fraction": n_params / total, "params_kept_authors": report["params_kept"]["fraction_kept"],
+            "metrics": {name: common.point_metrics(net, prep) for name, net in nets.items()},
+            "flops": {"dense": total, "node-compressed": n_params, "magnitude-dense": total, "magnitude-csr": n_params},
+            "magnitude_dead_nodes": dead, "latency": lat}
+
+
+def main(argv=None):
+    return common.run_main(lambda: _main(argv))
+
+
+def _main(argv):
+    ap = common.parser(__doc__.splitlines()[0])
+    ap.add_argument("--data", choices=sorted(DATA), default="mnist5k")
+    ap.add_argument("--fits", help="directory of <prior>/seed<k>/ fits (default OUT/fits; missing fits are trained)")
+    args = ap.parse_args(argv)
+    load, defaults = DATA[args.data]
+    priors = [p for p in (args.priors or common.PRIORS) if p != "gaussian"]
+    seeds = args.seeds or (QUICK["seeds"] if args.quick else defaults["seeds"])
+    fits_dir = args.fits or os.path.join(args.out, "fits")
+    batch_sizes, repeats = (QUICK["batch_sizes"], QUICK["repeats"]) if args.quick else ((1, 64, 1024), 30)
+    cfg_defaults = defaults
+    if args.quick:
+        cfg_defaults = {**defaults, "epochs": QUICK["epochs"], "eval_samples": QUICK["eval_samples"]}
+    t0 = time.perf_counter()
+    ds, spec = load(), {"name": args.data}
+    if args.quick:
+        ds = common.subset(ds, QUICK["n_train"], QUICK["n_test"])
+        spec["quick_subset"] = ds.info["subset"]
+    rows = []
+    for seed in seeds:
+        for prior in ["gaussian", *priors]:   # train what is missing (skipped when finished)
+            common.fit_once(os.path.join(fits_dir, prior, f"seed{seed}"), ds, spec, HIDDEN,
+                            {"prior": prior, "dtype": args.dtype or defaults["dtype"]},
+                            common.train_config(args, cfg_defaults, seed), log=common.log_stream(args))
+        for prior in priors:
+            rows.append(compare(fits_dir, ds, prior, seed, batch_sizes, repeats))
+    results = {"title": f"Node vs weight pruning, {args.data}, MLP 784-{HIDDEN[0]}-{HIDDEN[1]}-10", "data": args.data,
+               "fits": fits_dir, "seeds": seeds, "priors": priors, "quick": args.quick, "rows": rows,
+               "latency_batch_sizes": list(batch_sizes), "wall_s": time.perf_counter() - t0}
+    common.write_outputs(args.out, results, format_tables(results))
+    return results
+
+
+def format_tables(results: dict) -> str:
+    """Accuracy / FLOPs and latency tables, one row per prior (mean ± s.e. over seeds)."""
+    ms, f = common.mean_se, common.fmt
+    acc_rows, lat_rows = [], []
+    for prior in results["priors"]:
+        rows = [r for r in results["rows"] if r["prior"] == prior]
+        get = lambda name, k: ms([r["metrics"][name][k] for r in rows])  # noqa: E731
+        acc_rows.append([prior, ", ".join(f(ms([r["nodes_kept"][l] for r in rows]), ".0f") for l in range(2)),
+                         f(ms([r["params"] for r in rows]), ".0f"),
+                         f(ms([r["params_kept_fraction"] for r in rows]), ".2f", 100),
+                         f(get("node-compressed", "accuracy"), ".2f", 100),
+                         f(get("magnitude-dense", "accuracy"), ".2f", 100),
+                         f(get("dense", "accuracy"), ".2f", 100), f(get("node-compressed", "nll"), ".3f"),
+                         f(get("magnitude-dense", "nll"), ".3f"),
+                         ", ".join(f(ms([r["magnitude_dead_nodes"][l] for r in rows]), ".0f") for l in range(2))])
+        for b in results["latency_batch_sizes"]:
+            lat = lambda name: f(ms([common.latency_at(r["latency"], name, b) for r in rows]), ".3f", 1e3)  # noqa: E731
+            lat_rows.append([prior, b] + [lat(n) for n in CONTENDERS])
+    head = ["from prior", "nodes kept", "params = FLOPs kept (node / sparse magnitude)", "% of dense",
+            "acc. node %", "acc. magnitude %", "acc. dense unpruned %", "NLL node", "NLL magnitude",
+            "magnitude: nodes left with no input"]
+    lhead = ["from prior", "batch"] + [f"{n} ms" for n in CONTENDERS]
+    return (f"### {results['title']}: accuracy at equal parameters (point predictions at the variational mean)\n\n"
+            + common.markdown_table(head, acc_rows) + "\n\nFLOPs of the dense and magnitude-dense networks: every "
+            "multiply-add of the full 784-400-400-10 network (478,410).\n\n"
+            f"### {results['title']}: latency (median over repeats, interleaved)\n\n"
+            + common.markdown_table(lhead, lat_rows))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,121 @@
+"""UCI regression benchmark (Hernandez-Lobato & Adams 2015 splits: 20 per data set, 5 for protein), one hidden
+layer of 50 units, priors gaussian (dense BNN), ss-ig, ss-gl, ss-ghs: test RMSE and test log-likelihood in
+original units (mean +- standard error over splits) and hidden nodes kept, against the MC dropout anchors of
+SPEC §10 (Gal & Ghahramani, grid-search version; 20 splits).
+
+    python -m experiments.uci --out out/uci                                   # every data set, every split
+    python -m experiments.uci --out out/uci --n-splits 3                      # first 3 splits of each
+    python -m experiments.uci --out out/uci --datasets yacht boston --splits 0 5 --priors ss-gl --epochs 100
+    python -m experiments.uci --out /tmp/q --quick                            # CI: yacht, split 0, 2 epochs
+
+Budget (``BUDGET``): Adam lr 3e-3, about 5,000 steps per fit, whatever the data set size: batch 32 for the five small
+sets and 128 for the four large ones, epochs chosen per data set (steps per epoch = ceil(0.9 n_train /
+batch)). 10% of each split's training rows are held out for model selection (lowest validation NLL).
+Inputs and targets are standardised with the training statistics; the noise std is learned.
+Layout: ``OUT/<dataset>/<prior>/split<k>/`` (refimpl run directories), ``OUT/results.json``, ``OUT/table.md``.
+Fits of the same ``OUT`` may run in several processes (e.g. one per group of data sets); a final run over
+everything skips the finished fits and writes the combined table.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from refimpl.data import load_uci, n_splits
+
+from . import common
+
+ROOT = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "uci")   # ../shared/data/uci (SPEC §9)
+HIDDEN = [50]
+# data set -> (batch size, epochs): about 5,000 steps each (docs/results.md, "UCI")
+BUDGET = {"bostonHousing": (32, 400), "concrete": (32, 200), "energy": (32, 250), "kin8nm": (128, 100),
+          "naval-propulsion-plant": (128, 70), "power-plant": (128, 80), "protein-tertiary-structure": (128, 20),
+          "wine-quality-red": (32, 120), "yacht": (32, 600)}
+DEFAULTS = dict(lr=3e-3, eval_samples=10, checkpoint_every=50, dtype="float64")
+# MC dropout, grid-search version (Gal & Ghahramani), SPEC §10: (RMSE, test log-likelihood)
+MC_DROPOUT = {"bostonHousing": (2.90, -2.40), "concrete": (4.82, -2.93), "energy": (0.54, -1.21),
+              "kin8nm": (0.08, 1.14), "naval-propulsion-plant": (0.00, 4.45), "power-plant": (4.01, -2.80),
+              "protein-tertiary-structure": (4.27, -2.87), "wine-quality-red": (0.62, -0.93), "yacht": (0.67, -1.25)}
+QUICK = dict(datasets=["yacht"], splits=[0], epochs=2, eval_samples=2)
+
+
+def build_parser():
+    ap = common.parser(__doc__.splitlines()[0], seeds=False)
+    ap.add_argument("--data-root", default=ROOT, help="directory holding the UCI benchmark folders")
+    ap.add_argument("--datasets", nargs="+", choices=sorted(BUDGET), help="data sets (default: all nine)")
+    sp = ap.add_mutually_exclusive_group()
+    sp.add_argument("--splits", nargs="+", type=int, help="split indices (0-based)")
+    sp.add_argument("--n-splits", type=int, help="the first N standard splits of each data set")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (the same for every split)")
+    return ap
+
+
+def main(argv=None):
+    return common.run_main(lambda: _main(argv))
+
+
+def _main(argv):
+    args = build_parser().parse_args(argv)
+    log = common.log_stream(args)
+    if not os.path.isdir(args.data_root):
+        raise SystemExit(f"uci: data root {args.data_root!r} not found; pass --data-root <directory holding the "
+                         "UCI benchmark folders> (SPEC §9)")
+    datasets = args.datasets or (QUICK["datasets"] if args.quick else sorted(BUDGET))
+    priors = args.priors or list(common.PRIORS)
+    dtype = args.dtype or DEFAULTS["dtype"]
+    t0 = time.perf_counter()
+    fits = []
+    for name in datasets:
+        count = n_splits(name, args.data_root)
+        splits = (args.splits if args.splits is not None else QUICK["splits"] if args.quick
+                  else range(min(args.n_splits or count, count)))
+        batch, epochs = BUDGET[name]
+        defaults = {**DEFAULTS, "batch_size": batch, "epochs": epochs}
+        if args.quick:
+            defaults.update(epochs=QUICK["epochs"], eval_samples=QUICK["eval_samples"])
+        for split in splits:
+            ds = load_uci(name, split, root=args.data_root)
+            spec = {"name": f"uci:{name}", "split": int(split), "root": args.data_root}
+            for prior in priors:
+                config = common.train_config(args, defaults, args.seed)
+                sub = os.path.join(args.out, name, prior, f"split{split}")
+                m = common.fit_once(sub, ds, spec, HIDDEN, {"prior": prior, "dtype": dtype}, config, log=log)
+                fits.append({"dataset": name, "prior": prior, "split": int(split), "dir": sub, "metrics": m,
+                             "config": asdict(config)})
+                print(f"uci {name} split {split} {prior}: RMSE {m['test']['rmse']:.3f} LL {m['test']['test_ll']:.3f} "
+                      f"nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
+    summary = {}
+    for name in datasets:
+        for prior in priors:
+            rows = [f["metrics"] for f in fits if f["dataset"] == name and f["prior"] == prior]
+            summary.setdefault(name, {})[prior] = {
+                "rmse": common.mean_se([r["test"]["rmse"] for r in rows]),
+                "test_ll": common.mean_se([r["test"]["test_ll"] for r in rows]),
+                "nodes_kept": common.mean_se([r["nodes_kept"][0] for r in rows]),
+                "train_wall_s": common.mean_se([r["train_wall_s"] for r in rows])}
+    results = {"title": "UCI regression, one hidden layer of 50 units", "hidden": HIDDEN, "dtype": dtype,
+               "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET, "fits": fits,
+               "summary": summary, "anchors": {"mc_dropout": MC_DROPOUT}, "wall_s": time.perf_counter() - t0}
+    common.write_outputs(args.out, results, format_tables(results))
+    return results
+
+
+def format_tables(results: dict) -> str:
+    """Three markdown tables (RMSE, test log-likelihood, nodes kept of 50): one row per data set."""
+    priors, out = results["priors"], []
+    for key, title, spec, anchor in (("rmse", "test RMSE", ".3f", 0), ("test_ll", "test log-likelihood", ".3f", 1),
+                                     ("nodes_kept", "hidden nodes kept (of 50)", ".1f", None)):
+        head = ["data set", "splits"] + priors + (["MC dropout (20 splits)"] if anchor is not None else [])
+        rows = []
+        for name, per in results["summary"].items():
+            row = [name, per[priors[0]][key]["n"]] + [common.fmt(per[p][key], spec) for p in priors]
+            rows.append(row + ([f"{MC_DROPOUT[name][anchor]:.2f}"] if anchor is not None else []))
+        out.append(f"### UCI, {title} (mean ± s.e. over splits)\n\n" + common.markdown_table(head, rows))
+    return "\n\n".join(out)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

