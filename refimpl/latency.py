@@ -8,7 +8,10 @@
   thermal state) hit all contenders alike instead of whichever was timed last.
 * :func:`speedup` -- ``median(reference) / median(contender)`` per batch size.
 
-Timing uses ``time.perf_counter``. On asynchronous devices (CuPy) ``fn`` must block until its
+Timing uses ``time.perf_counter`` unless a ``timer`` is given: ``time.process_time`` (CPU time of the
+process) does not count the time spent waiting for a core, which makes single-threaded medians
+reproducible on a machine shared with other jobs (it would count threads spinning at barriers, so it
+is no measure of multi-threaded latency). On asynchronous devices (CuPy) ``fn`` must block until its
 result is ready (e.g. end with ``cupy.cuda.get_current_stream().synchronize()`` or a ``to_numpy``),
 otherwise only the launch is timed. What this is not: a profiler or a statistical benchmark suite.
 """
@@ -26,31 +29,38 @@ def _check_count(name: str, value, low: int) -> int:
     return int(value)
 
 
+def _check_timer(timer):
+    if not callable(timer):
+        raise ValueError(f"timer: expected a zero-argument clock in seconds such as time.perf_counter, got {timer!r}")
+    return timer
+
+
 def _summary(times) -> dict:
     """``median_s``, ``iqr_s`` (75th minus 25th percentile, linear interpolation) and ``repeats``."""
     q25, q50, q75 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
     return {"median_s": float(q50), "iqr_s": float(q75 - q25), "repeats": len(times)}
 
 
-def time_callable(fn, repeats: int = 20, warmup: int = 3) -> dict:
-    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed calls.
+def time_callable(fn, repeats: int = 20, warmup: int = 3, timer=time.perf_counter) -> dict:
+    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed calls on the clock ``timer``.
 
     Returns ``{"median_s", "iqr_s", "repeats"}`` (seconds per call)."""
     if not callable(fn):
         raise ValueError(f"fn: expected a callable taking no arguments, got {type(fn).__name__}")
     repeats, warmup = _check_count("repeats", repeats, 1), _check_count("warmup", warmup, 0)
+    timer = _check_timer(timer)
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = timer()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(timer() - t0)
     return _summary(times)
 
 
 def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20, warmup: int = 3,
-                  reference: str | None = None) -> list[dict]:
+                  reference: str | None = None, timer=time.perf_counter) -> list[dict]:
     """Median latency of every contender ``forward_fns[name](x)`` on ``x = make_input(batch)``.
 
     For each batch size, one input is made and shared by all contenders; each contender runs
@@ -60,7 +70,8 @@ def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20,
         {"batch_size", "name", "median_s", "iqr_s", "repeats", "speedup"}
 
     with ``speedup = median_s(reference) / median_s(name)`` at the same batch size (> 1: faster
-    than the reference); ``reference`` defaults to the first contender.
+    than the reference); ``reference`` defaults to the first contender. ``timer`` is the clock
+    (``time.perf_counter`` by default; see the module docstring).
     """
     if not isinstance(forward_fns, dict) or not forward_fns or not all(callable(f) for f in forward_fns.values()):
         raise ValueError("forward_fns: expected a non-empty dict name -> function(x), e.g. {'dense': f, 'compressed': g}")
@@ -70,6 +81,7 @@ def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20,
         raise ValueError(f"reference: {reference!r} is not one of the contenders {names}")
     batch_sizes = [_check_count("batch_sizes", b, 1) for b in batch_sizes]
     repeats, warmup = _check_count("repeats", repeats, 1), _check_count("warmup", warmup, 0)
+    timer = _check_timer(timer)
     rows = []
     for batch in batch_sizes:
         x = make_input(batch)
@@ -80,9 +92,9 @@ def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20,
         for r in range(repeats):
             for i in range(len(names)):
                 name = names[(r + i) % len(names)]
-                t0 = time.perf_counter()
+                t0 = timer()
                 forward_fns[name](x)
-                times[name].append(time.perf_counter() - t0)
+                times[name].append(timer() - t0)
         rows.extend({"batch_size": batch, "name": name, **_summary(times[name])} for name in names)
     return speedup(rows, reference)
 

@@ -141,24 +141,11 @@ class NodeSparseBNN:
         ``loss = nll + kl_weight * sum(KL parts) / n_data``. ``kl_weight`` (default 1, the ELBO) is
         only for KL annealing. All values are 0-d backend arrays.
         """
-        self._check(params, noise)
-        n_data = check_n_data(n_data)
-        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not 0.0 <= kl_weight <= 1.0:
-            raise ValueError(f"kl_weight: expected a number in [0, 1] (1 is the ELBO), got {kl_weight!r}")
-        kl_scale = kl_weight / n_data
-        x = check_inputs(x, self.widths[0], self.backend)
-        target = check_targets(y, x.shape[0], self.widths[-1], self.likelihood, self.backend)
+        x, target, kl_scale = self._check_step(params, x, y, noise, n_data, kl_weight)
 
         Ws, bs, weight_cache = self.prior.weights(params, noise)
         eta, net_cache = network.forward(x, Ws, bs, self.activation)
-        extra = {}
-        if self.likelihood == "gaussian":
-            log_sigma_e = params["log_sigma_e"] if self.learn_sigma_e else self.log_sigma_e
-            nll, d_eta, d_log_sigma_e = gaussian_nll(eta, target, log_sigma_e)
-            if self.learn_sigma_e:
-                extra["log_sigma_e"] = d_log_sigma_e
-        else:
-            nll, d_eta = categorical_nll(eta, target)
+        nll, d_eta, extra = self._likelihood(params, eta, target)
         d_Ws, d_bs = network.backward(d_eta, net_cache)
         grads = self.prior.weights_backward(params, noise, d_Ws, d_bs, weight_cache)
         grads.update(extra)
@@ -170,3 +157,32 @@ class NodeSparseBNN:
         loss = nll + kl_scale * sum(kl_parts.values())
         terms = {"nll": nll, **kl_parts}
         return loss, {k: grads[k] for k in params}, terms
+
+    def loss_and_grad_fused(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
+        """:meth:`loss_and_grad` by the fused NumPy path :func:`refimpl.fused.fused_loss_and_grad`: the
+        same checks, the same values up to round-off, fewer passes over memory (docs/performance.md).
+        On backends other than NumPy it is :meth:`loss_and_grad` itself."""
+        if self.backend.name != "numpy":
+            return self.loss_and_grad(params, x, y, noise, n_data, kl_weight)
+        from .fused import fused_loss_and_grad
+        x, target, kl_scale = self._check_step(params, x, y, noise, n_data, kl_weight)
+        return fused_loss_and_grad(self, params, x, target, noise, n_data, kl_scale)
+
+    def _check_step(self, params, x, y, noise, n_data, kl_weight):
+        """The boundary checks of a training step; returns ``(x, target, kl_weight / n_data)``."""
+        self._check(params, noise)
+        n_data = check_n_data(n_data)
+        if isinstance(kl_weight, bool) or not isinstance(kl_weight, (int, float)) or not 0.0 <= kl_weight <= 1.0:
+            raise ValueError(f"kl_weight: expected a number in [0, 1] (1 is the ELBO), got {kl_weight!r}")
+        x = check_inputs(x, self.widths[0], self.backend)
+        target = check_targets(y, x.shape[0], self.widths[-1], self.likelihood, self.backend)
+        return x, target, kl_weight / n_data
+
+    def _likelihood(self, params, eta, target):
+        """``(nll, d_eta, {"log_sigma_e": gradient} or {})`` of the minibatch (L-1, L-2)."""
+        if self.likelihood == "gaussian":
+            log_sigma_e = params["log_sigma_e"] if self.learn_sigma_e else self.log_sigma_e
+            nll, d_eta, d_log_sigma_e = gaussian_nll(eta, target, log_sigma_e)
+            return nll, d_eta, ({"log_sigma_e": d_log_sigma_e} if self.learn_sigma_e else {})
+        nll, d_eta = categorical_nll(eta, target)
+        return nll, d_eta, {}

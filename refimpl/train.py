@@ -58,6 +58,7 @@ class TrainConfig:
     checkpoint_every: int = 1               # epochs
     seed: int = 0
     predictive_average: str = "probs"       # "probs" (default) | "logits" (the authors)
+    fused: bool = True                      # the fused NumPy step (refimpl/fused.py); False: the reference path
 
     def __post_init__(self):
         ints = {"epochs": 1, "batch_size": 1, "train_samples": 1, "eval_samples": 1, "eval_batch_size": 1,
@@ -202,7 +203,8 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
                 noise = model.sample_noise(rng, config.train_samples)
                 global_step = epoch * steps_per_epoch + step
                 w_kl = optim.kl_weight(global_step, config.kl_anneal_epochs * steps_per_epoch)
-                loss, grads, terms = model.loss_and_grad(state["params"], x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
+                step_fn = model.loss_and_grad_fused if config.fused else model.loss_and_grad
+                loss, grads, terms = step_fn(state["params"], x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
                 if config.clip_norm is not None:
                     grads, _ = optim.clip_by_global_norm(grads, config.clip_norm)
                 state["params"], state["opt_state"] = opt.update(global_step, grads, state["opt_state"], state["params"])

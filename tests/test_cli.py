@@ -249,7 +249,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, capsys, monkeypatch):
     full, part = str(tmp_path / "full"), str(tmp_path / "part")
     assert main([*args, "--out", full]) == 0
 
-    plain, calls = NodeSparseBNN.loss_and_grad, [0]
+    plain, calls = NodeSparseBNN.loss_and_grad_fused, [0]     # the step fit() takes by default
 
     def loss_and_grad(self, *a, **kw):
         calls[0] += 1
@@ -257,7 +257,7 @@ def test_resume_continues_an_interrupted_run(tmp_path, capsys, monkeypatch):
             os.kill(os.getpid(), signal.SIGINT)
         return plain(self, *a, **kw)
 
-    monkeypatch.setattr(NodeSparseBNN, "loss_and_grad", loss_and_grad)
+    monkeypatch.setattr(NodeSparseBNN, "loss_and_grad_fused", loss_and_grad)
     capsys.readouterr()
     assert main([*args, "--out", part]) == 130
     monkeypatch.undo()

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 
 from helpers import architectures, max_rel_err, problem, to_backend
-from oracle_autograd import oracle_loss, oracle_loss_and_grad
+from oracle_autograd import model_config, oracle_loss, oracle_loss_and_grad
 
 PRIORS = ["gaussian", "ss-ig"]
 LIKELIHOODS = ["gaussian", "categorical"]
@@ -19,21 +19,7 @@ GRAD_RTOL = 1e-8
 
 def _cfg(model, n_data):
     """The oracle's description of a model, read from its public attributes."""
-    prior = model.prior
-    from refimpl.schedules import inclusion_log_probs
-    log_lams = inclusion_log_probs(model.widths, prior.lam, n_data, prior.C, prior.kappa) if prior.spike else []
-    cfg = dict(widths=model.widths, prior=model.prior_name, likelihood=model.likelihood,
-               activation=model.activation.name, relaxation=prior.relaxation,
-               temperature=prior.temperature, sigma0=prior.sigma0, log_lams=log_lams,
-               sigma_e=None if model.log_sigma_e is None else float(np.exp(model.log_sigma_e)))
-    if model.prior_name in ("ss-gl", "ss-ghs"):
-        cfg["parameterisation"] = "centred" if prior.centred else "non-centred"
-    if model.prior_name == "ss-gl":
-        cfg.update(lam2_shape=prior.lam2_shape, lam2_rate=prior.lam2_rate)
-    if model.prior_name == "ss-ghs":
-        cfg.update(c=prior.c, b_loc=prior.b_loc, b_glob=prior.b_glob, n_quadrature=prior.n_quadrature,
-                   expectation="one-sample" if prior.one_sample else "quadrature")
-    return cfg
+    return model_config(model, n_data)
 
 
 def _ours(model, params, x, y, noise, n_data):

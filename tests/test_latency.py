@@ -65,3 +65,21 @@ def test_bad_arguments():
         time_callable(fast, repeats=0)
     with pytest.raises(ValueError, match="batch_sizes"):
         latency_table({"a": fast}, np.zeros, [0])
+
+
+def test_timer_is_the_clock_used():
+    """A counting clock: each timed call reads it twice, so every interval is exactly one tick."""
+    ticks = iter(range(10**6))
+
+    def clock():
+        return float(next(ticks))
+
+    assert time_callable(lambda: None, repeats=5, warmup=2, timer=clock) == {"median_s": 1.0, "iqr_s": 0.0, "repeats": 5}
+    rows = latency_table({"a": fast, "b": fast}, np.zeros, [2], repeats=3, warmup=0, timer=clock)
+    assert all(r["median_s"] == 1.0 and r["speedup"] == 1.0 for r in rows)
+    # CPU time does not advance while sleeping: the sleeper is no slower than a no-op on that clock
+    assert time_callable(lambda: slow(None), repeats=3, warmup=0, timer=time.process_time)["median_s"] < SLOW_S / 2
+    with pytest.raises(ValueError, match="^timer:"):
+        time_callable(lambda: None, timer=0.0)
+    with pytest.raises(ValueError, match="^timer:"):
+        latency_table({"a": fast}, np.zeros, [1], timer="perf_counter")

@@ -85,7 +85,7 @@ CHILD = textwrap.dedent("""
     spec = json.loads(sys.argv[1])
     d = np.load(spec["data"])
     model = NodeSparseBNN(**spec["model"])
-    plain, calls = model.loss_and_grad, [0]
+    plain, calls = model.loss_and_grad_fused, [0]     # the step fit() takes by default (TrainConfig.fused)
 
     def loss_and_grad(*args, **kw):
         # Before global step `pause_at`: tell the parent, then wait for its signal.
@@ -101,7 +101,7 @@ CHILD = textwrap.dedent("""
         calls[0] += 1
         return plain(*args, **kw)
 
-    model.loss_and_grad = loss_and_grad
+    model.loss_and_grad = model.loss_and_grad_fused = loss_and_grad
     result = fit(model, d["x"], d["y"], d["xv"], d["yv"], TrainConfig(**spec["config"]), out_dir=spec["out"],
                  log=sys.stdout)
     sys.exit(130 if result.interrupted else 0)

@@ -1,0 +1,41 @@
+"""``python -m benchmarks --quick`` runs (CI smoke run) and reports every section; the target checks
+read the results as documented."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks import report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_run_writes_json_and_report(tmp_path):
+    out, doc = tmp_path / "bench.json", tmp_path / "perf.md"
+    doc.write_text("# Performance\n\nhand-written text\n\n" + report.BEGIN + "\nold\n" + report.END + "\n\nmore text\n")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--out", str(out), "--doc", str(doc)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads(out.read_text())
+    assert res["quick"] and res["threads"]["threads"] == 1 and res["clock"] == "cpu"
+    assert {"step", "roofline", "scaling", "inference", "targets", "machine"} <= set(res)
+    assert {r["prior"] for r in res["step"]} == {"ss-ig", "ss-gl", "ss-ghs"}
+    assert all({"ours", "ours_reference", "autograd"} <= set(r["median_ms"]["cpu"]) for r in res["step"])
+    assert all(0 < r["gemm_fraction"] for r in res["roofline"])
+    assert set(res["scaling"]) == {"batch", "width", "memory"}
+    text = doc.read_text()
+    assert text.startswith("# Performance\n\nhand-written text") and text.rstrip().endswith("more text")
+    assert "old" not in text and "### One step" in text and "### Inference" in text and res["machine"]["cpu"] in text
+
+
+def test_targets_read_the_results():
+    step_row = {"widths": [784, 400, 400, 10], "batch": 1024, "dtype": "float64", "prior": "ss-ig",
+                "ratio_vs_ours": {"cpu": {"autograd": 5.0, "torch": 0.9}}}
+    res = {"clock": "cpu", "step": [step_row],
+           "roofline": [{"widths": [784, 400, 400, 10], "batch": 1024, "dtype": "float64", "gemm_fraction": 0.8}],
+           "inference": [{"rows": [{"batch": 256, "density": 0.1, "efficiency": 0.5, "speedup": 7.0, "flop_ratio": 14.0},
+                                   {"batch": 64, "density": 0.1, "efficiency": 0.1, "speedup": 1.4, "flop_ratio": 14.0}]}]}
+    met = {t["name"].split()[0]: t["met"] for t in report.targets(res)}
+    assert met == {"float64": True, "step": False, "matrix": True, "compressed": False}

@@ -1,0 +1,165 @@
+"""The fused NumPy path (``refimpl/fused.py``, ``NodeSparseBNN.loss_and_grad_fused``) equals the reference
+``loss_and_grad``: its element-wise pieces bitwise, the whole step to round-off."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from helpers import architectures, max_rel_err, problem, to_backend
+from refimpl import NodeSparseBNN, fused, network
+from refimpl.activations import ACTIVATIONS
+from refimpl.stable import d_log_softplus, log_softplus, sigmoid, softplus
+
+VARIANTS = [
+    ("gaussian", {}),
+    ("ss-ig", {}),
+    ("ss-gl", dict(parameterisation="non-centred")),
+    ("ss-gl", dict(parameterisation="centred", lam2_shape=3.0, lam2_rate=0.5)),
+    ("ss-ghs", dict(parameterisation="centred", c=1.0)),
+    ("ss-ghs", dict(parameterisation="centred", c=math.inf)),
+    ("ss-ghs", dict(parameterisation="centred", c=1.7, expectation="one-sample")),
+    ("ss-ghs", dict(parameterisation="non-centred", c=1.0)),
+    ("ss-ghs", dict(parameterisation="non-centred", c=math.inf)),
+]
+IDS = [f"{p}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for p, kw in VARIANTS]
+# float64: same formulas, only the order of some sums differs (einsum against a sum of products, the KL
+# gradient added per node instead of as a separate array): a few eps times the number of summands.
+RTOL = 1e-12
+
+
+def _floats(dtype):
+    """Arrays with every regime of the stable primitives: |x| up to 800 (beyond exp's range in float64),
+    around the -30 switch of log_softplus, and exact zeros."""
+    special = st.sampled_from([0.0, -0.0, -30.0, -30.5, -29.5, -745.0, -800.0, 800.0, 1e-300, -1e-300])
+    values = st.one_of(st.floats(-800, 800, width=32 if dtype == np.float32 else 64), special)
+    return arrays(dtype, st.tuples(st.integers(1, 4), st.integers(1, 5)), elements=values)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parts_of_rho_are_bitwise_the_stable_primitives(dtype):
+    @settings(max_examples=60)
+    @given(rho=_floats(dtype))
+    def check(rho):
+        with np.errstate(over="raise", divide="raise", invalid="raise"):   # no warning on any input
+            sigma, sig = fused.softplus_and_sigmoid(rho)
+            log_sigma, d_log = fused.log_softplus_given(rho, sigma), fused.d_log_softplus_given(rho, sigma, sig)
+            s = fused.sigmoid_numpy(rho)
+        for got, ref in ((sigma, softplus(rho)), (sig, sigmoid(rho)), (log_sigma, log_softplus(rho)),
+                         (d_log, d_log_softplus(rho)), (s, sigmoid(rho))):
+            assert got.dtype == ref.dtype
+            np.testing.assert_array_equal(got, ref)
+
+    check()
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_and_derivative_are_bitwise_psi_and_d_psi(name):
+    act = ACTIVATIONS[name]
+
+    @settings(max_examples=40)
+    @given(a=_floats(np.float64))
+    def check(a):
+        value, derivative = fused.activation_and_derivative(name, a.copy())
+        np.testing.assert_array_equal(value, act.psi(a))
+        np.testing.assert_array_equal(derivative, act.d_psi(a))
+
+    check()
+
+
+def test_network_forward_and_backward_are_bitwise_the_reference():
+    rng = np.random.default_rng(3)
+    widths, S, B = [5, 7, 6, 3], 2, 9
+    Ws = [rng.standard_normal((S, a, b)) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [rng.standard_normal((S, b)) for b in widths[1:]]
+    x = rng.standard_normal((B, widths[0]))
+    eta, cache = network.forward(x, Ws, bs, ACTIVATIONS["silu"])
+    eta_f, cache_f = fused.network_forward(x, Ws, bs, "silu")
+    np.testing.assert_array_equal(eta_f, eta)
+    d_eta = rng.standard_normal(eta.shape)
+    for got, ref in zip(fused.network_backward(d_eta, cache_f), network.backward(d_eta, cache)):
+        for g, r in zip(got, ref):
+            np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("likelihood", ["gaussian", "categorical"])
+@pytest.mark.parametrize("prior,hyper", VARIANTS, ids=IDS)
+def test_fused_step_equals_reference(prior, hyper, likelihood):
+    @settings(max_examples=10)
+    @given(arch=architectures(likelihood), relaxation=st.sampled_from(["straight-through", "concrete"]),
+           activation=st.sampled_from(sorted(ACTIVATIONS)), kl_weight=st.sampled_from([1.0, 0.3]))
+    def check(arch, relaxation, activation, kl_weight):
+        model, params, noise, x, y, n = problem(arch, prior, likelihood, activation, relaxation, lam=0.3, **hyper)
+        before = {k: v.copy() for k, v in {**params, **noise}.items()}
+        loss, grads, terms = model.loss_and_grad(params, x, y, noise, n, kl_weight)
+        f_loss, f_grads, f_terms = model.loss_and_grad_fused(params, x, y, noise, n, kl_weight)
+        for k, v in {**params, **noise}.items():          # the in-place work never touches the inputs
+            np.testing.assert_array_equal(v, before[k])
+        assert list(f_grads) == list(grads) and list(f_terms) == list(terms)
+        assert all(f_grads[k].shape == grads[k].shape for k in grads)
+        assert abs(float(f_loss) - float(loss)) <= RTOL * max(1.0, abs(float(loss)))
+        for k in terms:
+            assert abs(float(f_terms[k]) - float(terms[k])) <= RTOL * max(1.0, abs(float(terms[k]))), k
+        assert max_rel_err(f_grads, grads) <= RTOL
+
+    check()
+
+
+@pytest.mark.parametrize("prior,hyper", VARIANTS, ids=IDS)
+def test_fused_step_float32(prior, hyper):
+    """float32 stays float32 (no silent promotion) and agrees with the reference to float32 round-off, at
+    the authors' initialisation (randomised parameters make some gradients differences of large terms,
+    where both paths lose the same digits differently: the float64 test above covers them). Sums of up
+    to ~300 terms at eps = 1.2e-7: 1e-4 relative."""
+    rng = np.random.default_rng(7)
+    model = NodeSparseBNN([30, 24, 16, 5], prior=prior, likelihood="categorical", dtype="float32", lam=0.3, **hyper)
+    params, noise = model.init_params(rng), model.sample_noise(rng, 2)
+    x, y = rng.standard_normal((64, 30)).astype(np.float32), rng.integers(0, 5, 64)
+    loss, grads, terms = model.loss_and_grad(params, x, y, noise, 1000)
+    f_loss, f_grads, f_terms = model.loss_and_grad_fused(params, x, y, noise, 1000)
+    assert f_loss.dtype == np.float32 and all(v.dtype == np.float32 for v in (*f_grads.values(), *f_terms.values()))
+    assert float(f_loss) == pytest.approx(float(loss), rel=1e-5)
+    assert max_rel_err(f_grads, grads) <= 1e-4
+
+
+def test_fused_step_below_the_log_softplus_switch():
+    """rho < -30 takes the switch branch of log_softplus / d_log_softplus (sigma underflows near -745)."""
+    arch = dict(widths=[4, 5, 3], batch=6, n_samples=2, seed=2)
+    model, params, noise, x, y, n = problem(arch, "ss-ig", "categorical", lam=0.3)
+    params["0.w_rho"][0, :3] = [-40.0, -746.0, -900.0]
+    params["1.b_rho"][1] = -31.0
+    loss, grads, _ = model.loss_and_grad(params, x, y, noise, n)
+    f_loss, f_grads, _ = model.loss_and_grad_fused(params, x, y, noise, n)
+    assert float(f_loss) == pytest.approx(float(loss), rel=1e-13)
+    assert max_rel_err(f_grads, grads) <= 1e-12
+
+
+def test_fused_step_checks_its_inputs_as_the_reference():
+    arch = dict(widths=[3, 4, 2], batch=5, n_samples=1, seed=1)
+    model, params, noise, x, y, n = problem(arch, "ss-ig", "gaussian", lam=0.3)
+    with pytest.raises(ValueError, match="^kl_weight:"):
+        model.loss_and_grad_fused(params, x, y, noise, n, kl_weight=1.5)
+    x_nan = x.copy()
+    x_nan[0, 0] = np.nan
+    bad_shape = {**params, "0.w_mu": params["0.w_mu"][:, :1]}
+    for args in ((params, x_nan, y, noise, n), (bad_shape, x, y, noise, n), (params, x, y, noise, 0)):
+        with pytest.raises(ValueError) as ref_err:
+            model.loss_and_grad(*args)
+        with pytest.raises(ValueError) as fused_err:
+            model.loss_and_grad_fused(*args)
+        assert str(fused_err.value) == str(ref_err.value)
+
+
+def test_other_backends_use_the_reference():
+    arch = dict(widths=[3, 4, 2], batch=5, n_samples=2, seed=4)
+    _, params, noise, x, y, n = problem(arch, "ss-gl", "categorical", lam=0.3)
+    strict = NodeSparseBNN(arch["widths"], prior="ss-gl", likelihood="categorical", lam=0.3, backend="strict")
+    p, z = to_backend(strict, params), to_backend(strict, noise)
+    loss, grads, _ = strict.loss_and_grad(p, x, y, z, n)
+    f_loss, f_grads, _ = strict.loss_and_grad_fused(p, x, y, z, n)
+    assert float(strict.backend.to_numpy(f_loss)) == float(strict.backend.to_numpy(loss))
+    assert all(np.array_equal(strict.backend.to_numpy(f_grads[k]), strict.backend.to_numpy(grads[k])) for k in grads)
