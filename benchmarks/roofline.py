@@ -8,31 +8,44 @@ interleaved with the full step, they give
 * the GEMM fraction ``t_gemm / t_step`` (what the step would cost with free element-wise work is
   ``t_gemm``; the rest is element-wise work, reductions and Python);
 * achieved GFLOP/s of the step and of its products, against the peak: the median GFLOP/s of a large
-  square product (``n x n @ n x n``) in the same dtype and thread count.
+  square product (``n x n @ n x n``) in the same dtype and thread count;
+* with PyTorch installed, the same products by ``torch.matmul`` (PyTorch's BLAS, MKL on x86) and
+  PyTorch's whole step, interleaved with ours: ``outside_gemm_ms`` = step minus its products, for each
+  implementation, separates what our code costs from what the BLAS costs (the two libraries' GEMMs
+  differ by 10-25% on some CPUs, docs/performance.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .step import N_DATA, gemm_flops, make_problem
+from .step import N_DATA, contenders, gemm_flops, have_torch, make_problem
 from .timing import interleaved, ratio, summary
 
 
-def step_gemms(widths, batch: int, dtype: str, seed: int = 0):
-    """A zero-argument function running the step's matrix products on arrays of the step's shapes."""
+def step_gemms(widths, batch: int, dtype: str, seed: int = 0, library: str = "numpy"):
+    """A zero-argument function running the step's matrix products on arrays of the step's shapes, by
+    ``numpy.matmul`` or (``library="torch"``) ``torch.matmul`` on tensors sharing the same memory."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, widths[0])).astype(dtype)
     Ws = [rng.standard_normal((1, k_in, k_out)).astype(dtype) for k_in, k_out in zip(widths[:-1], widths[1:])]
     hs = [x] + [rng.standard_normal((1, batch, k)).astype(dtype) for k in widths[1:-1]]
     d_as = [rng.standard_normal((1, batch, k)).astype(dtype) for k in widths[1:]]
+    if library == "numpy":
+        matmul, swap = np.matmul, lambda a: np.swapaxes(a, -1, -2)
+    elif library == "torch":
+        import torch
+        Ws, hs, d_as = ([torch.from_numpy(a) for a in arrays] for arrays in (Ws, hs, d_as))
+        matmul, swap = torch.matmul, lambda a: a.transpose(-1, -2)
+    else:
+        raise ValueError(f"library: expected 'numpy' or 'torch', got {library!r}")
 
     def run():
         for h, W in zip(hs, Ws):
-            np.matmul(h, W)                                          # forward
+            matmul(h, W)                                             # forward
         for l in range(len(Ws)):
-            np.matmul(np.swapaxes(hs[l], -1, -2), d_as[l])           # dW
+            matmul(swap(hs[l]), d_as[l])                             # dW
             if l > 0:
-                np.matmul(d_as[l], np.swapaxes(Ws[l], -1, -2))       # d_h
+                matmul(d_as[l], swap(Ws[l]))                         # d_h
     return run
 
 
@@ -52,6 +65,9 @@ def run(widths, batch, dtypes, prior="ss-ig", repeats=15, peak_n=2048, clock="cp
         fns = {"step": lambda: model.loss_and_grad_fused(params, x, y, noise, N_DATA),
                "step_reference": lambda: model.loss_and_grad(params, x, y, noise, N_DATA),
                "gemm": step_gemms(widths, batch, dtype)}
+        if have_torch():
+            fns["torch_step"] = contenders(model, params, noise, x, y, names=("torch",))["torch"]
+            fns["torch_gemm"] = step_gemms(widths, batch, dtype, library="torch")
         times = interleaved(fns, repeats)[clock]
         med = {k: summary(v)["median_s"] for k, v in times.items()}
         flops = gemm_flops(widths, batch)
@@ -63,6 +79,13 @@ def run(widths, batch, dtypes, prior="ss-ig", repeats=15, peak_n=2048, clock="cp
                           "step_reference": flops / med["step_reference"] / 1e9},
                "peak": peak}
         row["fraction_of_peak"] = {k: v / peak["gflops"] for k, v in row["gflops"].items()}
+        if "torch_gemm" in med:
+            row["outside_gemm_ms"] = {"ours": 1e3 * (med["step"] - med["gemm"]),
+                                      "torch": 1e3 * (med["torch_step"] - med["torch_gemm"])}
+            row["gemm_ratio_numpy_over_torch"] = ratio(times, "gemm", "torch_gemm")
+            log(f"roofline {'-'.join(map(str, widths))} B={batch} {dtype}: outside the products ours "
+                f"{row['outside_gemm_ms']['ours']:.1f} ms, PyTorch {row['outside_gemm_ms']['torch']:.1f} ms; "
+                f"NumPy GEMMs / PyTorch GEMMs {row['gemm_ratio_numpy_over_torch']:.2f}")
         log(f"roofline {'-'.join(map(str, widths))} B={batch} {dtype} ({clock}): GEMM {row['gemm_fraction']:.0%} of the "
             f"step (reference path {row['gemm_fraction_reference']:.0%}); step {row['gflops']['step']:.1f} GFLOP/s, "
             f"GEMMs alone {row['gflops']['gemm_alone']:.1f}, peak {peak['gflops']:.1f}")

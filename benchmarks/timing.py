@@ -40,10 +40,16 @@ def set_threads(n: int) -> dict:
         done["torch"] = None
     try:
         from threadpoolctl import threadpool_limits
-        threadpool_limits(n)
-        done["threadpoolctl"] = True
     except ImportError:
+        loaded_with = os.environ.get("OPENBLAS_NUM_THREADS")
+        if loaded_with is not None and loaded_with != str(n):
+            raise RuntimeError(f"threads: {n} requested, but NumPy's OpenBLAS was loaded with OPENBLAS_NUM_THREADS="
+                               f"{loaded_with} and only threadpoolctl can change that now: pip install threadpoolctl "
+                               "(or pip install -e '.[bench]')") from None
         done["threadpoolctl"] = False
+        return done
+    threadpool_limits(n)
+    done["threadpoolctl"] = True
     return done
 
 

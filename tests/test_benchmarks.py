@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks import report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,3 +41,29 @@ def test_targets_read_the_results():
                                    {"batch": 64, "density": 0.1, "efficiency": 0.1, "speedup": 1.4, "flop_ratio": 14.0}]}]}
     met = {t["name"].split()[0]: t["met"] for t in report.targets(res)}
     assert met == {"float64": True, "step": False, "matrix": True, "compressed": False}
+
+
+def test_thread_count_without_threadpoolctl_is_refused(monkeypatch):
+    """Without threadpoolctl a count other than the one OpenBLAS was loaded with cannot take effect:
+    set_threads says so instead of timing one-thread NumPy against n-thread PyTorch."""
+    from benchmarks import timing
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)      # import threadpoolctl -> ImportError
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    with pytest.raises(RuntimeError, match="threadpoolctl"):
+        timing.set_threads(2)
+    assert timing.set_threads(1)["threadpoolctl"] is False
+
+
+def test_roofline_splits_the_step_at_the_matrix_products():
+    """With PyTorch: both libraries' products of the step's shapes are timed, and each step's time outside
+    them is step minus products (the same medians)."""
+    pytest.importorskip("torch")
+    from benchmarks import roofline
+    rows = roofline.run([12, 8, 8, 3], 16, ["float64"], repeats=3, peak_n=32, log=lambda msg: None)
+    (row,) = rows
+    m, o = row["median_ms"], row["outside_gemm_ms"]
+    assert {"step", "gemm", "torch_step", "torch_gemm"} <= set(m)
+    assert o["ours"] == pytest.approx(m["step"] - m["gemm"]) and o["torch"] == pytest.approx(m["torch_step"] - m["torch_gemm"])
+    assert row["gemm_ratio_numpy_over_torch"] > 0
+    with pytest.raises(ValueError, match="library"):
+        roofline.step_gemms([4, 3], 2, "float64", library="jax")
