@@ -105,7 +105,8 @@ def markdown(res: dict) -> str:
          f"Pools: {pools or 'threadpoolctl not installed'}.",
          f"- Versions: Python {mach['python']}, SciPy {mach['scipy']}, autograd {mach['autograd']}, threadpoolctl {mach['threadpoolctl']}.",
          f"- Clock of the tables: {clock_name}; medians of {res['repeats']} interleaved rounds after warm-up; "
-         "ratios are medians of the per-round ratios (> 1: ours is faster).", ""]
+         "ratios are medians of the per-round ratios (> 1: ours is faster)."]
+    L += [f"- Amended: {a}" for a in res.get("amendments", [])] + [""]
     if res.get("targets"):
         L += ["### Targets", ""]
         L += _table(["target", "met", "measured"], [[t["name"], "yes" if t["met"] else "**no**", t["detail"]] for t in res["targets"]])

@@ -12,7 +12,9 @@ Every contender runs with the same thread count (``--threads``, set before NumPy
 ``timing.set_threads``). Times are medians over interleaved rounds; ratios are paired per round. The
 clock of the tables is CPU time with one thread (robust on a shared machine) and wall time otherwise;
 both are in the JSON. ``--also-threads N`` repeats the batch-1024 step rows of 784-400-400-10 with N
-threads on the wall clock.
+threads on the wall clock (``--also-threads 0``: not). ``--render`` re-renders a saved JSON; a list of
+strings under its key ``"amendments"`` (e.g. a section re-measured by ``--sections`` and merged in by
+hand) is printed under the report's header.
 """
 from __future__ import annotations
 
