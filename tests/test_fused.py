@@ -163,3 +163,42 @@ def test_other_backends_use_the_reference():
     f_loss, f_grads, _ = strict.loss_and_grad_fused(p, x, y, z, n)
     assert float(strict.backend.to_numpy(f_loss)) == float(strict.backend.to_numpy(loss))
     assert all(np.array_equal(strict.backend.to_numpy(f_grads[k]), strict.backend.to_numpy(grads[k])) for k in grads)
+
+
+def test_flush_subnormals_zeroes_exactly_the_subnormals_of_float32():
+    """(F-3) Entries with |a| < finfo(float32).tiny become 0 (the change is below 1.2e-38 in absolute terms);
+    every other entry is untouched, bitwise; float64 arrays are returned unchanged."""
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([1.0, -2.5, tiny, -tiny, tiny / 2, -tiny / 4, 1e-45, 0.0, 3e-38, np.inf], dtype=np.float32)
+    out = fused.flush_subnormals(a.copy())
+    keep = np.abs(a) >= tiny
+    np.testing.assert_array_equal(out[keep], a[keep])
+    assert np.all(out[~keep] == 0) and np.all(np.abs(a[~keep]) < tiny)      # the change is below tiny
+    b = np.array([1e-310, -1e-320, 1.0])                              # float64 subnormals: left as they are
+    np.testing.assert_array_equal(fused.flush_subnormals(b.copy()), b)
+
+
+def test_float32_step_with_underflowing_sigmoids_has_no_subnormal_operands():
+    """Pre-activations far below -87 make SiLU's sigmoid underflow to subnormals in float32. The fused step
+    feeds no subnormal to a matrix product (checked on the arrays the backward pass multiplies) and still
+    equals the reference path to float32 round-off."""
+    rng = np.random.default_rng(0)
+    model = NodeSparseBNN([6, 16, 16, 3], prior="ss-ig", likelihood="categorical", dtype="float32", lam=0.5)
+    params = model.init_params(rng)
+    for l in range(3):
+        params[f"{l}.w_mu"] = (60.0 * rng.standard_normal(params[f"{l}.w_mu"].shape)).astype(np.float32)
+    x = rng.standard_normal((64, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 64)
+    noise = model.sample_noise(rng)
+    tiny = np.finfo(np.float32).tiny
+    Ws, bs, _ = model.prior.weights(params, noise)
+    _, (inputs, _, _) = fused.network_forward(x, Ws, bs, "silu")
+    _, (raw_inputs, _, _, _) = network.forward(x, Ws, bs, ACTIVATIONS["silu"])
+    n_sub = lambda arrays: sum(int(np.sum((h != 0) & (np.abs(h) < tiny))) for h in arrays)   # noqa: E731
+    assert n_sub(raw_inputs[1:]) > 0                       # the fixture does produce subnormal activations
+    assert n_sub(inputs[1:]) == 0
+    loss, grads, _ = model.loss_and_grad(params, x, y, noise, 1000)
+    f_loss, f_grads, _ = model.loss_and_grad_fused(params, x, y, noise, 1000)
+    # float32: a few eps (1.2e-7) times the summands' condition; the flushed terms are below 1e-38
+    assert abs(float(f_loss) - float(loss)) <= 1e-5 * abs(float(loss))
+    assert max_rel_err(f_grads, grads) <= 1e-4
