@@ -48,6 +48,38 @@ def test_gl_tau_kl_expected_over_lambda(mu, rho, shape, lam_mu, lam_rho):
 
 
 @pytest.mark.slow
+@settings(max_examples=8)
+@given(lam_mu=mus, lam_rho=rhos, shape=st.floats(0.5, 10.0), rate=st.floats(0.2, 5.0))
+def test_gl_lambda_kl_through_the_model(lam_mu, lam_rho, shape, rate):
+    """(GL-4) ``kl_lam`` as the SS-GL prior computes it, from its (mu, rho) parameters and any Gamma(shape, rate)
+    hyper-prior: KL(LogNormal || Gamma) by Monte Carlo."""
+    model = NodeSparseBNN([3, 2, 1], prior="ss-gl", lam2_shape=shape, lam2_rate=rate, lam=0.5)
+    params = model.init_params(np.random.default_rng(0))
+    params["lam_mu"], params["lam_rho"] = np.array(lam_mu), np.array(lam_rho)
+    parts, _ = model.prior.scale_kl(params)
+    rng = np.random.default_rng(abs(hash((lam_mu, lam_rho, shape, rate))) % 2**32)
+    s = float(softplus(np.array(lam_rho)))
+    lam2 = np.exp(lam_mu + s * rng.standard_normal(N_MC))
+    mc = stats.lognorm(s, scale=math.exp(lam_mu)).logpdf(lam2) - stats.gamma(shape, scale=1.0 / rate).logpdf(lam2)
+    _check_mc(float(parts["kl_lam"]), mc)
+
+
+@pytest.mark.slow
+@settings(max_examples=8)
+@given(mu_a=mus, rho_a=rhos, mu_b=mus, rho_b=rhos, b_scale=st.floats(0.2, 4.0))
+def test_half_cauchy_factor_kls_over_drawn_parameters(mu_a, rho_a, mu_b, rho_b, b_scale):
+    """(KL-7) over hypothesis-drawn variational parameters and scales b, Monte Carlo within 5 SE."""
+    rng = np.random.default_rng(abs(hash((mu_a, rho_a, mu_b, rho_b, b_scale))) % 2**32)
+    s_a, s_b = float(softplus(np.array(rho_a))), float(softplus(np.array(rho_b)))
+    a = np.exp(mu_a + s_a * rng.standard_normal(N_MC))
+    b = np.exp(mu_b + s_b * rng.standard_normal(N_MC))
+    mc = (stats.lognorm(s_a, scale=math.exp(mu_a)).logpdf(a) - stats.gamma(0.5, scale=b_scale**2).logpdf(a)
+          + stats.lognorm(s_b, scale=math.exp(mu_b)).logpdf(b) - stats.invgamma(0.5, scale=1.0).logpdf(b))
+    kl, _ = kl_half_cauchy_rho(np.array(mu_a), np.array(rho_a), np.array(mu_b), np.array(rho_b), b_scale)
+    _check_mc(float(kl), mc)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("b_scale", [0.25, 0.5, 1.0, 3.0])
 def test_half_cauchy_factor_kls_and_the_authors_form(b_scale):
     """(KL-7) for b != 1, and the authors' Louizos et al. Gamma form, which matches only at b = 1."""

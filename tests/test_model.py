@@ -26,9 +26,12 @@ def test_straight_through_draws_are_exact_bernoulli(theta, temperature):
     assert stats.binomtest(int(z.sum()), z.size, gamma).pvalue > 1e-6
 
 
-def test_switched_off_node_has_no_effect():
-    """A hidden node with z = 0 outputs psi(0) = 0: its incoming weights cannot change the output."""
-    model = NodeSparseBNN([4, 6, 5, 2], prior="ss-ig", likelihood="gaussian", lam=0.2)
+@pytest.mark.parametrize("prior, likelihood, activation", [("ss-ig", "gaussian", "silu"), ("ss-gl", "categorical", "tanh"),
+                                                       ("ss-ghs", "gaussian", "relu")])
+def test_switched_off_node_has_no_effect(prior, likelihood, activation):
+    """A hidden node with z = 0 outputs psi(0) = 0: neither its group (incoming weights and bias) nor its
+    outgoing weights can change the output."""
+    model = NodeSparseBNN([4, 6, 5, 2], prior=prior, likelihood=likelihood, activation=activation, lam=0.2)
     rng = np.random.default_rng(0)
     params = randomise(model, rng)
     noise = {k: model.backend.to_numpy(v) for k, v in model.sample_noise(rng, 3).items()}
@@ -40,6 +43,8 @@ def test_switched_off_node_has_no_effect():
     changed["0.w_mu"][:, 2] += 10 * rng.standard_normal(4)
     changed["0.b_mu"][2] -= 7.0
     changed["0.w_rho"][:, 2] += 3.0
+    changed["1.w_mu"][2, :] += 10 * rng.standard_normal(5)          # its outgoing row in the next layer
+    changed["1.w_rho"][2, :] -= 2.0
     out2 = model.predict(to_backend(model, changed), x, to_backend(model, noise))
     np.testing.assert_array_equal(out, out2)
     # ... and the likelihood gradient of those weights is exactly zero: only the KL part remains.
@@ -148,3 +153,20 @@ def test_finite_over_wide_parameter_ranges(prior, likelihood, activation):
         assert all(np.all(np.isfinite(g)) for g in grads.values())
 
     check()
+
+
+def test_cupy_is_detected_lazily_and_refused_clearly_without_a_gpu():
+    """``cupy_available`` answers without raising whatever is installed; without a usable GPU the cupy backend
+    is refused with a message that names the fix (on a GPU machine it must build and run a step)."""
+    from refimpl.backend import cupy_available, get_backend
+    if cupy_available():                                   # pragma: no cover - GPU machines only
+        model = NodeSparseBNN([3, 4, 2], prior="ss-ig", backend="cupy")
+        rng = np.random.default_rng(0)
+        params, noise = model.init_params(rng), model.sample_noise(rng)
+        loss, _, _ = model.loss_and_grad(params, np.ones((5, 3)), np.zeros((5, 2)), noise, 10)
+        assert np.isfinite(float(loss))
+        return
+    with pytest.raises(ValueError, match=r"backend: 'cupy' needs CuPy and a working GPU; install refimpl\[cupy\]"):
+        get_backend("cupy")
+    with pytest.raises(ValueError, match="cupy"):
+        NodeSparseBNN([3, 4, 2], backend="cupy")
