@@ -42,9 +42,26 @@ def masked_mean_network(model, params, masks):
     return layers
 
 
+# (PR-2) export check: the dropped terms are exact zeros, so the two networks differ only by the order in which
+# matrix products of different shapes add the kept terms -- a few eps per layer, relative to the outputs' size.
+EXPORT_RTOL = {"float64": 1e-10, "float32": 1e-4}
+
+
+def check_export(net: CompressedMLP, dense: CompressedMLP, x) -> float:
+    """``max |net(x) - dense(x)|``; raises ``RuntimeError`` when it exceeds ``EXPORT_RTOL[dtype] * max(1, max|dense(x)|)``
+    (PR-2): a compressed network that does not compute the masked one is never saved silently."""
+    out, ref = net.predict(x), dense.predict(x)
+    diff = float(np.max(np.abs(out - ref))) if out.size else 0.0
+    tol = EXPORT_RTOL.get(str(ref.dtype), 1e-4) * max(1.0, float(np.max(np.abs(ref))) if ref.size else 1.0)
+    if not diff <= tol:
+        raise RuntimeError(f"export check: the compressed network differs from the masked full network by {diff:.3g} "
+                           f"(tolerance {tol:.3g}); the export is wrong, please report it")
+    return diff
+
+
 def compress(model, params, threshold: float = 0.5, check_x=None, meta=None) -> CompressedMLP:
     """The compressed network (PR-2). With ``check_x`` the export verifies itself against the masked full
-    network and stores ``max_abs_diff`` in its metadata."""
+    network (:func:`check_export`, which raises beyond its tolerance) and stores ``max_abs_diff`` in its metadata."""
     masks = node_masks(model, params, threshold)
     full = masked_mean_network(model, params, masks)
     weights, biases = [], []
@@ -59,7 +76,7 @@ def compress(model, params, threshold: float = 0.5, check_x=None, meta=None) -> 
     net = CompressedMLP(weights, biases, model.activation.name, masks, info)
     if check_x is not None:
         dense = CompressedMLP([W for W, _ in full], [v for _, v in full], model.activation.name)
-        net.meta["max_abs_diff"] = float(np.max(np.abs(net.predict(check_x) - dense.predict(check_x))))
+        net.meta["max_abs_diff"] = check_export(net, dense, check_x)
     return net
 
 

@@ -84,6 +84,24 @@ def test_train_evaluate_prune(tmp_path, capsys, data, metric):
     assert net.widths[1:-1] == report["nodes_kept"]
     assert {r["name"] for r in report["latency"]} == {"dense", "compressed"}
     assert "inclusion_probabilities" not in json.loads(capsys.readouterr().out)
+    # every node's inclusion probability is in prune.json, and the kept nodes are those above the threshold
+    gammas = report["inclusion_probabilities"]
+    assert [len(g) for g in gammas] == [8] and all(0.0 < v < 1.0 for g in gammas for v in g)
+    assert [sum(v > report["threshold"] for v in g) for g in gammas] == report["nodes_kept"]
+
+
+def test_training_writes_the_plots_when_matplotlib_is_installed(tmp_path):
+    """training curves and inclusion probabilities always, predictions vs truth for regression: real PNG files."""
+    pytest.importorskip("matplotlib")
+    for data, names in (("teacher-regression", {"training.png", "inclusion.png", "predictions.png"}),
+                        ("teacher-classification", {"training.png", "inclusion.png"})):
+        out = str(tmp_path / data)
+        assert main(["train", "--data", data, "--out", out, *TINY]) == 0
+        pngs = {f for f in os.listdir(out) if f.endswith(".png")}
+        assert pngs == names, (data, pngs)
+        for f in pngs:
+            with open(os.path.join(out, f), "rb") as fh:
+                assert fh.read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(os.path.join(out, f)) > 1000
 
 
 def test_evaluate_uses_the_selected_parameters(tmp_path, capsys):

@@ -244,3 +244,19 @@ def test_compressed_predict_validates_input():
         net.predict(x[:, :2])
     with pytest.raises(ValueError, match="activation: unknown 'gelu'"):
         CompressedMLP(net.weights, net.biases, "gelu")
+
+
+def test_export_check_raises_on_a_wrong_export():
+    """(PR-2) check_export accepts round-off and refuses a network that computes something else."""
+    from refimpl.prune import check_export
+    rng = np.random.default_rng(4)
+    Ws = [rng.standard_normal((5, 4)), rng.standard_normal((4, 2))]
+    bs = [rng.standard_normal(4), rng.standard_normal(2)]
+    x = rng.standard_normal((7, 5))
+    a = CompressedMLP(Ws, bs, "silu")
+    assert check_export(a, CompressedMLP([W.copy() for W in Ws], [b.copy() for b in bs], "silu"), x) == 0.0
+    roundoff = CompressedMLP([Ws[0] * (1 + 1e-15), Ws[1]], bs, "silu")        # a few eps: accepted
+    assert check_export(roundoff, a, x) < 1e-13
+    wrong = CompressedMLP([Ws[0], Ws[1] + 1e-6], bs, "silu")
+    with pytest.raises(RuntimeError, match="^export check"):
+        check_export(wrong, a, x)

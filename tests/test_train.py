@@ -12,6 +12,7 @@ import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -406,6 +407,58 @@ def test_progress_lines():
     fit(NodeSparseBNN(**MODEL), x, y, xv, yv, TrainConfig(**CONFIG), log=log)
     lines = log.getvalue().splitlines()
     assert len(lines) == CONFIG["epochs"] and lines[-1].startswith(f"epoch {CONFIG['epochs']}/{CONFIG['epochs']} loss=")
+    assert all(re.search(r" [0-9.]+ steps/s ETA [0-9]+s$", line) for line in lines), lines     # rate and ETA
+
+
+# ---------------------------------------------------------------- optimiser options as fit() applies them
+
+def test_fit_applies_sgd_step_schedule_and_kl_annealing():
+    """SGD with a step schedule and linear KL annealing, read back from the history: the base lr of each epoch's
+    last step (decay x0.1 from epoch 3) and the KL weight (warm-up over 2 epochs = 10 steps: 0.5 after epoch 1)."""
+    x, y, xv, yv = tiny_data()
+    cfg = TrainConfig(**{**CONFIG, "optimizer": "sgd", "momentum": 0.9, "lr_schedule": "step", "lr_decay_epochs": (2,),
+                         "lr_decay_factor": 0.1, "kl_anneal_epochs": 2})
+    hist = fit(NodeSparseBNN(**MODEL), x, y, xv, yv, cfg).history
+    assert [h["lr"] for h in hist] == pytest.approx([1e-2, 1e-2, 1e-3, 1e-3], rel=1e-12)
+    assert [h["kl_weight"] for h in hist] == pytest.approx([0.5, 1.0, 1.0, 1.0], rel=1e-12)
+
+
+def test_fit_applies_the_cosine_schedule():
+    x, y, xv, yv = tiny_data()
+    hist = fit(NodeSparseBNN(**MODEL), x, y, xv, yv, TrainConfig(**{**CONFIG, "lr_schedule": "cosine"})).history
+    total = CONFIG["epochs"] * STEPS_PER_EPOCH
+    expected = [CONFIG["lr"] * 0.5 * (1 + math.cos(math.pi * (e * STEPS_PER_EPOCH - 1) / total)) for e in (1, 2, 3, 4)]
+    assert [h["lr"] for h in hist] == pytest.approx(expected, rel=1e-12)
+
+
+def test_fit_clips_the_gradient_norm():
+    """Plain SGD with clip_norm c: each step moves the parameters by at most lr * c in the global L2 norm."""
+    x, y, xv, yv = tiny_data()
+    model = NodeSparseBNN(**MODEL)
+    clip = 1e-3
+    cfg = TrainConfig(**{**CONFIG, "optimizer": "sgd", "momentum": 0.0, "clip_norm": clip})
+    init = model.init_params(np.random.default_rng(cfg.seed))          # fit draws the same initial parameters first
+    final = fit(model, x, y, xv, yv, cfg).params
+    moved = math.sqrt(sum(float(np.sum((np.asarray(final[k]) - init[k]) ** 2)) for k in init))
+    steps = CONFIG["epochs"] * STEPS_PER_EPOCH
+    assert 0 < moved <= steps * CONFIG["lr"] * clip * (1 + 1e-9)
+    free = fit(model, x, y, xv, yv, TrainConfig(**{**CONFIG, "optimizer": "sgd", "momentum": 0.0})).params
+    assert math.sqrt(sum(float(np.sum((np.asarray(free[k]) - init[k]) ** 2)) for k in init)) > 10 * moved
+
+
+def test_checkpoint_every_n_epochs(tmp_path, monkeypatch):
+    """checkpoint_every = 3 over 4 epochs: checkpoints after epochs 3 and 4 (the last), none before."""
+    import refimpl.train as train_module
+    saved, real = [], train_module.save_checkpoint
+
+    def spy(path, **kw):
+        saved.append(kw["meta"]["epoch"])
+        return real(path, **kw)
+
+    monkeypatch.setattr(train_module, "save_checkpoint", spy)
+    x, y, xv, yv = tiny_data()
+    fit(NodeSparseBNN(**MODEL), x, y, xv, yv, TrainConfig(**{**CONFIG, "checkpoint_every": 3}), out_dir=str(tmp_path))
+    assert saved == [3, 4]
 
 
 # ---------------------------------------------------------------- TrainConfig validation
