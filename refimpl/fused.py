@@ -40,9 +40,9 @@ import math
 
 import numpy as np
 
-from .priors.common import indicators, indicators_backward, kl_indicators
+from .priors.common import gated_node_kl, indicators, indicators_backward
 from .schedules import inclusion_log_probs
-from .stable import _LOG_SOFTPLUS_SWITCH, sigmoid
+from .stable import _LOG_SOFTPLUS_SWITCH
 
 
 # ---- (F-1, F-2) every function of rho, once ---------------------------------------------------------
@@ -228,12 +228,9 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
         kl_node, sq = _node_weight_kl(params, l, sigmas, prior.sigma0, e_log_v, e_inv_v)
         gamma = None
         if prior.has_indicators(l):
-            theta = params[f"{l}.theta"]
-            gamma = sigmoid(theta)
-            kl_z, d_theta = kl_indicators(theta, *log_lams[l])
+            gamma, kl_z, kl_w, kl_grads[f"{l}.theta"] = gated_node_kl(params[f"{l}.theta"], log_lams[l], kl_node)
             kl_parts["kl_z"] = kl_parts["kl_z"] + kl_z
-            kl_parts["kl_w"] = kl_parts["kl_w"] + np.sum(gamma * kl_node)
-            kl_grads[f"{l}.theta"] = d_theta + kl_node * gamma * sigmoid(-theta)
+            kl_parts["kl_w"] = kl_parts["kl_w"] + kl_w
         else:
             kl_parts["kl_w"] = kl_parts["kl_w"] + np.sum(kl_node)
         if e_inv_v is not None:

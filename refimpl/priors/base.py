@@ -30,7 +30,7 @@ from array_api_compat import array_namespace
 from ..schedules import inclusion_log_probs
 from ..stable import d_log_softplus, log_softplus, sigmoid, softplus
 from .common import (gaussian_sample, gaussian_sample_backward, indicators, indicators_backward,
-                     init_gaussian_layer, kl_indicators)
+                     gated_node_kl, init_gaussian_layer)
 
 
 class NodePrior:
@@ -171,12 +171,9 @@ class NodePrior:
             kl_node, d_w, d_b, d_elv, d_eiv = _node_weight_kl(params, l, k_in + 1, self.sigma0, e_log_v, e_inv_v)
             xp = array_namespace(kl_node)
             if self.has_indicators(l):
-                theta = params[f"{l}.theta"]
-                gamma = sigmoid(theta)
-                kl_z, d_theta = kl_indicators(theta, *log_lams[l])
+                gamma, kl_z, kl_w, grads[f"{l}.theta"] = gated_node_kl(params[f"{l}.theta"], log_lams[l], kl_node)
                 parts["kl_z"] = parts["kl_z"] + kl_z
-                parts["kl_w"] = parts["kl_w"] + xp.sum(gamma * kl_node)
-                grads[f"{l}.theta"] = d_theta + kl_node * gamma * sigmoid(-theta)
+                parts["kl_w"] = parts["kl_w"] + kl_w
                 d_w, d_b = [gamma * g for g in d_w], [gamma * g for g in d_b]
                 d_elv = None if d_elv is None else gamma * d_elv
                 d_eiv = None if d_eiv is None else gamma * d_eiv

@@ -71,3 +71,14 @@ def kl_indicators(theta, log_lam: float, log_1m_lam: float):
     xp = array_namespace(theta)
     kl, d_theta = kl_bernoulli_logit(theta, log_lam, log_1m_lam)
     return xp.sum(kl), d_theta
+
+
+def gated_node_kl(theta, log_lams, kl_node):
+    """One hidden layer's indicator part of (P-2): ``gamma = sigmoid(theta)``, the Bernoulli KL (KL-1) summed over
+    nodes, the gated weight KL ``sum_j gamma_j KL_j``, and the ``theta``-gradient of both,
+    ``d KL-1/d theta + KL_j gamma_j (1 - gamma_j)`` (with ``1 - gamma = sigmoid(-theta)``, F-2).
+    Returns ``(gamma, kl_z, kl_w, d_theta)``."""
+    xp = array_namespace(theta)
+    gamma = sigmoid(theta)
+    kl_z, d_theta = kl_indicators(theta, *log_lams)
+    return gamma, kl_z, xp.sum(gamma * kl_node), d_theta + kl_node * gamma * sigmoid(-theta)
