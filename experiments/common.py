@@ -111,14 +111,15 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
     model = NodeSparseBNN([ds.n_features, *hidden, prep.n_out], likelihood=likelihood, **model_kw)
     run = {"model": model.config, "train": asdict(config), "data": data_spec, "val_fraction": val_fraction,
            "stats": prep.stats}
+    run_path = os.path.join(out_dir, RUN)
     resume = os.path.exists(ckpt_path)
-    if resume and _canonical(_read_json(os.path.join(out_dir, RUN))) != _canonical(run):
+    if (resume or os.path.exists(metrics_path)) and _canonical(_read_json(run_path)) != _canonical(run):
         raise ValueError(f"{out_dir} holds a fit with other options (model, training budget, knobs or data); "
                          "rerun with the options it was trained with, or choose another --out")
-    if resume and os.path.exists(metrics_path):
+    if os.path.exists(metrics_path):
         metrics = _read_json(metrics_path)
         if not metrics.get("interrupted"):
-            return metrics                       # finished: skip
+            return metrics                       # finished: skip (its checkpoint may be absent: an archived fit)
     os.makedirs(out_dir, exist_ok=True)
     write_json(os.path.join(out_dir, RUN), run)
     t0 = time.perf_counter()

@@ -2,6 +2,7 @@
 checks of their shared helpers. Real-data runs skip when the data are absent (SPEC §9)."""
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,13 @@ def test_fit_once_skips_finished_and_refuses_other_options(tmp_path):
     mtime = os.path.getmtime(os.path.join(out, "metrics.json"))
     m2 = common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=2, batch_size=64), log=None)
     assert m2 == json.loads(json.dumps(m1)) and os.path.getmtime(os.path.join(out, "metrics.json")) == mtime
+    with pytest.raises(ValueError, match="other options"):
+        common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=3, batch_size=64), log=None)
+    # an archived fit (run.json, metrics.json, history: no checkpoint, as kept in docs/runs/) is skipped too ...
+    os.remove(os.path.join(out, "checkpoint.npz"))
+    m3 = common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=2, batch_size=64), log=None)
+    assert m3 == m2 and not os.path.exists(os.path.join(out, "checkpoint.npz"))
+    # ... and still refused under other options
     with pytest.raises(ValueError, match="other options"):
         common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=3, batch_size=64), log=None)
 
@@ -137,3 +145,25 @@ def test_plots_quick(quick_dir):
         args += ["--uci", str(quick_dir / "uci" / "results.json")]
     paths = plots.main(args)
     assert paths and all(os.path.getsize(p) > 0 for p in paths)
+
+
+def test_archive_keeps_finished_fits_without_weights(tmp_path):
+    """experiments.archive copies the JSON of finished fits only; restored, they are skipped by fit_once."""
+    from experiments import archive
+    from refimpl.data import load
+    ds = load("teacher-classification", n_train=200, rng=0)
+    spec, kw, cfg = {"name": "teacher-classification"}, {"prior": "ss-ig"}, TrainConfig(epochs=2, batch_size=64)
+    out, dest, back = tmp_path / "out", tmp_path / "archive", tmp_path / "restored"
+    m = common.fit_once(str(out / "ss-ig" / "seed0"), ds, spec, [8], kw, cfg, log=None)
+    (out / "broken").mkdir()
+    (out / "broken" / "run.json").write_text("{}")
+    (out / "broken" / "metrics.json").write_text(json.dumps({"interrupted": True}))
+    assert archive.main([str(out), str(dest)]) == 0
+    assert archive.finished_fits(str(out)) == [os.path.join("ss-ig", "seed0")]
+    assert sorted(os.listdir(dest / "ss-ig" / "seed0")) == ["history.jsonl", "metrics.json", "run.json"]
+    assert not (dest / "broken").exists()
+    shutil.copytree(dest, back)
+    assert common.fit_once(str(back / "ss-ig" / "seed0"), ds, spec, [8], kw, cfg, log=None) == json.loads(json.dumps(m))
+    assert archive.main([str(tmp_path / "absent")]) == 2
+    with pytest.raises(FileNotFoundError, match="OUT"):
+        archive.archive(str(tmp_path / "absent"), str(dest))
