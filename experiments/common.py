@@ -140,12 +140,18 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
     return metrics
 
 
-def restore_fit(out_dir: str, ds: Dataset):
-    """Model, selected (best-validation) parameters and prepared data of a finished fit in ``out_dir``."""
+PARAMS = ("selected", "final")
+
+
+def restore_fit(out_dir: str, ds: Dataset, which: str = "selected"):
+    """Model, parameters and prepared data of a finished fit in ``out_dir``: the ``selected`` (best-validation)
+    parameters or the ``final`` epoch's."""
+    if which not in PARAMS:
+        raise ValueError(f"which: expected one of {PARAMS}, got {which!r}")
     run = _read_json(os.path.join(out_dir, RUN))
     model = NodeSparseBNN(**run["model"])
     ckpt = load_checkpoint(os.path.join(out_dir, CHECKPOINT))
-    params = {k: model.backend.asarray(v) for k, v in ckpt.best_params.items()}
+    params = {k: model.backend.asarray(v) for k, v in (ckpt.best_params if which == "selected" else ckpt.params).items()}
     prep = prepare(ds, run["val_fraction"], run["train"]["seed"], stats=run["stats"])
     return model, params, prep
 

@@ -17,6 +17,7 @@ the authors' "parameters kept" of M-7 also counts incoming weights from pruned n
 
     python -m experiments.node_vs_weight --out out/nvw-mnist5k --fits out/mnist5k     # reuse the table's fits
     python -m experiments.node_vs_weight --out out/nvw-fmnist --data fashion-mnist --fits out/fmnist-25 --seeds 0
+    python -m experiments.node_vs_weight --out out/nvw-fmnist-final --data fashion-mnist --fits out/fmnist --params final
     python -m experiments.node_vs_weight --out /tmp/q --quick
 
 ``--fits`` holds ``<prior>/seed<k>/`` fits as written by mnist5k.py / fashion_mnist.py; missing ones are
@@ -34,7 +35,8 @@ import scipy.sparse
 from refimpl.compressed import ACTIVATIONS, CompressedMLP
 from refimpl.data import load_fashion_mnist, load_mnist5k
 from refimpl.latency import latency_table
-from refimpl.prune import dense_mean_network
+from refimpl.pipeline import structure
+from refimpl.prune import compress, dense_mean_network
 
 from . import common, fashion_mnist, mnist5k
 from .classification import HIDDEN, QUICK
@@ -83,12 +85,18 @@ def n_stored(net: CompressedMLP) -> int:
     return sum(W.size + b.size for W, b in zip(net.weights, net.biases))
 
 
-def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int) -> dict:
-    """One row: the ss-* fit ``prior``/``seed`` against the gaussian fit of the same seed."""
+def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int, which: str = "selected") -> dict:
+    """One row: the ss-* fit ``prior``/``seed`` against the gaussian fit of the same seed, both at their ``which``
+    parameters (``selected``: lowest validation NLL, as the table; ``final``: the last epoch's, as the authors)."""
     node_dir, dense_dir = (os.path.join(fits_dir, p, f"seed{seed}") for p in (prior, "gaussian"))
-    report = common.prune_once(node_dir, ds, batch_sizes, repeats)
-    node = CompressedMLP.load(os.path.join(node_dir, "compressed.npz"))
-    model, params, prep = common.restore_fit(dense_dir, ds)
+    if which == "selected":
+        report = common.prune_once(node_dir, ds, batch_sizes, repeats)
+        node = CompressedMLP.load(os.path.join(node_dir, "compressed.npz"))
+    else:
+        node_model, node_params, node_prep = common.restore_fit(node_dir, ds, which)
+        node = compress(node_model, node_params, 0.5, check_x=node_prep.x_test[:1024])
+        report = structure(node_model, node_params)
+    model, params, prep = common.restore_fit(dense_dir, ds, which)
     dense = dense_mean_network(model, params)
     n_params = n_stored(node)
     mag = magnitude_prune(dense, n_params)
@@ -102,7 +110,8 @@ def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int)
                         list(batch_sizes), repeats=repeats, reference="dense")
     total = n_stored(dense)
     dead = [int(np.sum(~np.any(W != 0, axis=0))) for W in mag.weights[:-1]]   # hidden nodes left with no inputs
-    return {"prior": prior, "seed": seed, "nodes_kept": report["nodes_kept"], "params": n_params, "params_total": total,
+    return {"prior": prior, "seed": seed, "params_used": which, "nodes_kept": report["nodes_kept"], "params": n_params,
+            "params_total": total,
             "params_kept_fraction": n_params / total, "params_kept_authors": report["params_kept"]["fraction_kept"],
             "metrics": {name: common.point_metrics(net, prep) for name, net in nets.items()},
             "flops": {"dense": total, "node-compressed": n_params, "magnitude-dense": total, "magnitude-csr": n_params},
@@ -117,6 +126,8 @@ def _main(argv):
     ap = common.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", choices=sorted(DATA), default="mnist5k")
     ap.add_argument("--fits", help="directory of <prior>/seed<k>/ fits (default OUT/fits; missing fits are trained)")
+    ap.add_argument("--params", choices=common.PARAMS, default="selected",
+                    help="prune each fit's selected (lowest validation NLL, default) or final epoch's parameters")
     args = ap.parse_args(argv)
     load, defaults = DATA[args.data]
     priors = [p for p in (args.priors or common.PRIORS) if p != "gaussian"]
@@ -138,8 +149,9 @@ def _main(argv):
                             {"prior": prior, "dtype": args.dtype or defaults["dtype"]},
                             common.train_config(args, cfg_defaults, seed), log=common.log_stream(args))
         for prior in priors:
-            rows.append(compare(fits_dir, ds, prior, seed, batch_sizes, repeats))
-    results = {"title": f"Node vs weight pruning, {args.data}, MLP 784-{HIDDEN[0]}-{HIDDEN[1]}-10", "data": args.data,
+            rows.append(compare(fits_dir, ds, prior, seed, batch_sizes, repeats, args.params))
+    results = {"title": f"Node vs weight pruning, {args.data}, MLP 784-{HIDDEN[0]}-{HIDDEN[1]}-10, {args.params} parameters",
+               "data": args.data, "params": args.params,
                "fits": fits_dir, "seeds": seeds, "priors": priors, "quick": args.quick, "rows": rows,
                "latency_batch_sizes": list(batch_sizes), "wall_s": time.perf_counter() - t0}
     common.write_outputs(args.out, results, format_tables(results))

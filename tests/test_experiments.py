@@ -112,8 +112,12 @@ def test_node_vs_weight_quick(quick_dir):
         mnist5k.main(["--quick", "--quiet", "--out", str(fits)])
     res = node_vs_weight.main(["--quick", "--quiet", "--out", str(quick_dir / "nvw"), "--fits", str(fits)])
     for row in res["rows"]:
-        assert row["params"] <= row["params_total"]
+        assert row["params"] <= row["params_total"] and row["params_used"] == "selected"
         assert {r["name"] for r in row["latency"]} == set(node_vs_weight.CONTENDERS)
+    final = node_vs_weight.main(["--quick", "--quiet", "--out", str(quick_dir / "nvw-final"), "--fits", str(fits),
+                                 "--params", "final"])
+    assert all(r["params_used"] == "final" and r["params"] <= r["params_total"] for r in final["rows"])
+    assert "final parameters" in (quick_dir / "nvw-final" / "table.md").read_text()
 
 
 @pytest.mark.skipif(not HAVE_FMNIST, reason="Fashion-MNIST IDX files absent (apt install dataset-fashion-mnist)")
