@@ -42,7 +42,7 @@ from . import common, fashion_mnist, mnist5k
 from .classification import HIDDEN, QUICK
 
 DATA = {"mnist5k": (load_mnist5k, mnist5k.DEFAULTS), "fashion-mnist": (load_fashion_mnist, fashion_mnist.DEFAULTS)}
-CONTENDERS = ("dense", "node-compressed", "magnitude-dense", "magnitude-csr")
+CONTENDERS = ("dense", "node-compressed", "magnitude-dense", "magnitude-csr", "layer-magnitude-csr")
 
 
 class CsrMLP:
@@ -64,20 +64,37 @@ class CsrMLP:
         return h.T
 
 
-def magnitude_prune(net: CompressedMLP, n_params: int) -> CompressedMLP:
-    """Keep the ``n_params`` weights and biases of largest magnitude (one global threshold over every layer;
-    ties broken by position), zero the rest."""
+def magnitude_prune(net: CompressedMLP, n_params: int, scope: str = "global") -> CompressedMLP:
+    """Keep ``n_params`` weights and biases of largest magnitude, zero the rest; ties broken by position.
+
+    ``scope="global"``: one threshold over every layer. ``scope="layer"``: each layer keeps the same fraction of
+    its own weights and biases (largest-remainder rounding, so the total is exactly ``n_params``). The global
+    rule can empty a layer whose weights are all small -- the output layer of a trained BNN, which then predicts
+    one class -- so the layer-wise rule is the fairer baseline; both are reported."""
     arrays = [a for W, b in zip(net.weights, net.biases) for a in (W, b)]
     total = sum(a.size for a in arrays)
     if not 0 <= n_params <= total:
         raise ValueError(f"n_params: expected an integer in [0, {total}], got {n_params!r}")
-    flat = np.concatenate([np.abs(a).ravel() for a in arrays])
-    keep = np.zeros(flat.size, dtype=bool)
-    keep[np.argsort(-flat, kind="stable")[:n_params]] = True
-    out, start = [], 0
-    for a in arrays:
-        out.append(np.where(keep[start:start + a.size].reshape(a.shape), a, 0).astype(a.dtype))
-        start += a.size
+    if scope not in ("global", "layer"):
+        raise ValueError(f"scope: expected 'global' or 'layer', got {scope!r}")
+    if scope == "global":
+        groups, quotas = [list(range(len(arrays)))], [n_params]
+    else:
+        groups = [[2 * l, 2 * l + 1] for l in range(len(net.weights))]
+        sizes = np.array([sum(arrays[i].size for i in g) for g in groups])
+        exact = n_params * sizes / total
+        quotas = np.floor(exact).astype(int)
+        quotas[np.argsort(-(exact - quotas), kind="stable")[:n_params - int(quotas.sum())]] += 1
+    out = [None] * len(arrays)
+    for g, quota in zip(groups, quotas):
+        flat = np.concatenate([np.abs(arrays[i]).ravel() for i in g])
+        keep = np.zeros(flat.size, dtype=bool)
+        keep[np.argsort(-flat, kind="stable")[:int(quota)]] = True
+        start = 0
+        for i in g:
+            a = arrays[i]
+            out[i] = np.where(keep[start:start + a.size].reshape(a.shape), a, 0).astype(a.dtype)
+            start += a.size
     return CompressedMLP(out[0::2], out[1::2], net.activation)
 
 
@@ -99,23 +116,26 @@ def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int,
     model, params, prep = common.restore_fit(dense_dir, ds, which)
     dense = dense_mean_network(model, params)
     n_params = n_stored(node)
-    mag = magnitude_prune(dense, n_params)
-    csr = CsrMLP(mag.weights, mag.biases, mag.activation)
+    mag, layer_mag = magnitude_prune(dense, n_params), magnitude_prune(dense, n_params, scope="layer")
+    csr, layer_csr = (CsrMLP(m.weights, m.biases, m.activation) for m in (mag, layer_mag))
     x = prep.x_test
-    np.testing.assert_allclose(csr.predict(x[:256]), mag.predict(x[:256]), rtol=1e-4, atol=1e-4)  # float32 sums
-    nets = {"dense": dense, "node-compressed": node, "magnitude-dense": mag}
+    for c, m in ((csr, mag), (layer_csr, layer_mag)):       # float32 sums in another order
+        np.testing.assert_allclose(c.predict(x[:256]), m.predict(x[:256]), rtol=1e-4, atol=1e-4)
+    nets = {"dense": dense, "node-compressed": node, "magnitude-dense": mag, "layer-magnitude": layer_mag}
     rng = np.random.default_rng(0)
     lat = latency_table({"dense": dense.predict, "node-compressed": node.predict, "magnitude-dense": mag.predict,
-                         "magnitude-csr": csr.predict}, lambda b: x[rng.integers(0, len(x), size=b)],
-                        list(batch_sizes), repeats=repeats, reference="dense")
+                         "magnitude-csr": csr.predict, "layer-magnitude-csr": layer_csr.predict},
+                        lambda b: x[rng.integers(0, len(x), size=b)], list(batch_sizes), repeats=repeats,
+                        reference="dense")
     total = n_stored(dense)
     dead = [int(np.sum(~np.any(W != 0, axis=0))) for W in mag.weights[:-1]]   # hidden nodes left with no inputs
+    layer_dead = [int(np.sum(~np.any(W != 0, axis=0))) for W in layer_mag.weights[:-1]]
     return {"prior": prior, "seed": seed, "params_used": which, "nodes_kept": report["nodes_kept"], "params": n_params,
             "params_total": total,
             "params_kept_fraction": n_params / total, "params_kept_authors": report["params_kept"]["fraction_kept"],
             "metrics": {name: common.point_metrics(net, prep) for name, net in nets.items()},
             "flops": {"dense": total, "node-compressed": n_params, "magnitude-dense": total, "magnitude-csr": n_params},
-            "magnitude_dead_nodes": dead, "latency": lat}
+            "magnitude_dead_nodes": dead, "layer_magnitude_dead_nodes": layer_dead, "latency": lat}
 
 
 def main(argv=None):
@@ -170,15 +190,18 @@ def format_tables(results: dict) -> str:
                          f(ms([r["params_kept_fraction"] for r in rows]), ".2f", 100),
                          f(get("node-compressed", "accuracy"), ".2f", 100),
                          f(get("magnitude-dense", "accuracy"), ".2f", 100),
+                         f(get("layer-magnitude", "accuracy"), ".2f", 100),
                          f(get("dense", "accuracy"), ".2f", 100), f(get("node-compressed", "nll"), ".3f"),
-                         f(get("magnitude-dense", "nll"), ".3f"),
-                         ", ".join(f(ms([r["magnitude_dead_nodes"][l] for r in rows]), ".0f") for l in range(2))])
+                         f(get("magnitude-dense", "nll"), ".3f"), f(get("layer-magnitude", "nll"), ".3f"),
+                         ", ".join(f(ms([r["magnitude_dead_nodes"][l] for r in rows]), ".0f") for l in range(2)),
+                         ", ".join(f(ms([r["layer_magnitude_dead_nodes"][l] for r in rows]), ".0f") for l in range(2))])
         for b in results["latency_batch_sizes"]:
             lat = lambda name: f(ms([common.latency_at(r["latency"], name, b) for r in rows]), ".3f", 1e3)  # noqa: E731
             lat_rows.append([prior, b] + [lat(n) for n in CONTENDERS])
     head = ["from prior", "nodes kept", "params = FLOPs kept (node / sparse magnitude)", "% of dense",
-            "acc. node %", "acc. magnitude %", "acc. dense unpruned %", "NLL node", "NLL magnitude",
-            "magnitude: nodes left with no input"]
+            "acc. node %", "acc. magnitude (global) %", "acc. magnitude (per layer) %", "acc. dense unpruned %",
+            "NLL node", "NLL magnitude (global)", "NLL magnitude (per layer)",
+            "global magnitude: nodes left with no input", "per-layer magnitude: nodes left with no input"]
     lhead = ["from prior", "batch"] + [f"{n} ms" for n in CONTENDERS]
     return (f"### {results['title']}: accuracy at equal parameters (point predictions at the variational mean)\n\n"
             + common.markdown_table(head, acc_rows) + "\n\nFLOPs of the dense and magnitude-dense networks: every "

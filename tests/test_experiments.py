@@ -60,6 +60,26 @@ def test_magnitude_prune_keeps_exactly_n_params_and_csr_agrees():
         node_vs_weight.magnitude_prune(net, 1000)
 
 
+def test_layerwise_magnitude_prune_keeps_each_layers_share():
+    """scope="layer": layer l (weights + bias, s_l numbers) keeps n * s_l / total of them, rounded by largest
+    remainder so the total is exactly n, each by its own magnitude threshold."""
+    rng = np.random.default_rng(1)
+    net = CompressedMLP([rng.normal(size=(6, 5)), 0.01 * rng.normal(size=(5, 3))], [rng.normal(size=5), rng.normal(size=3)],
+                        "silu")                                  # layer 1 is all small: the global rule would empty it
+    sizes = [6 * 5 + 5, 5 * 3 + 3]
+    for n in (0, 1, 7, 20, 53):
+        pruned = node_vs_weight.magnitude_prune(net, n, scope="layer")
+        counts = [int(np.count_nonzero(W) + np.count_nonzero(b)) for W, b in zip(pruned.weights, pruned.biases)]
+        assert sum(counts) == n and all(abs(c - n * s / sum(sizes)) < 1 for c, s in zip(counts, sizes)), (n, counts)
+        for (W0, b0), (W, b) in zip(zip(net.weights, net.biases), zip(pruned.weights, pruned.biases)):
+            a0, a = np.concatenate([W0.ravel(), b0]), np.concatenate([W.ravel(), b])
+            if 0 < np.count_nonzero(a) < a.size:
+                assert np.abs(a0[a != 0]).min() >= np.abs(a0[a == 0]).max()
+    assert np.count_nonzero(node_vs_weight.magnitude_prune(net, 20).weights[1]) == 0      # global: layer 1 emptied
+    with pytest.raises(ValueError, match="scope"):
+        node_vs_weight.magnitude_prune(net, 5, scope="row")
+
+
 def test_fit_once_skips_finished_and_refuses_other_options(tmp_path):
     from refimpl.data import load
     ds = load("teacher-classification", n_train=200, rng=0)
