@@ -1,6 +1,7 @@
 """Keep the results of finished fits, without their checkpoints, so that a later session can continue a table.
 
     python -m experiments.archive out/fmnist docs/runs/fashion-mnist      # OUT -> DEST: the JSON of finished fits
+    python -m experiments.archive out/uci docs/runs/uci --no-history       # without the per-epoch history
     cp -r docs/runs/fashion-mnist/. out/fmnist/                            # later: restore, then rerun the script
 
 A fit directory (one with ``run.json``) counts as finished when its ``metrics.json`` says it was not interrupted.
@@ -30,14 +31,15 @@ def finished_fits(out: str) -> list[str]:
     return sorted(found)
 
 
-def archive(out: str, dest: str) -> list[str]:
-    """Copy the kept files of every finished fit of ``out`` to the same relative place under ``dest``."""
+def archive(out: str, dest: str, history: bool = True) -> list[str]:
+    """Copy the kept files of every finished fit of ``out`` to the same relative place under ``dest``
+    (``history=False``: not ``history.jsonl``, which is most of the bytes)."""
     if not os.path.isdir(out):
         raise FileNotFoundError(f"OUT: no directory {out!r}; give the --out directory of an experiment script")
     fits = finished_fits(out)
     for rel in fits:
         os.makedirs(os.path.join(dest, rel), exist_ok=True)
-        for name in KEPT:
+        for name in KEPT if history else [k for k in KEPT if k != "history.jsonl"]:
             src = os.path.join(out, rel, name)
             if os.path.exists(src):
                 shutil.copy2(src, os.path.join(dest, rel, name))
@@ -45,11 +47,14 @@ def archive(out: str, dest: str) -> list[str]:
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    history = "--no-history" not in argv
+    argv = [a for a in argv if a != "--no-history"]
     if len(argv) != 2:
-        print(__doc__.strip().splitlines()[0] + "\nusage: python -m experiments.archive OUT DEST", file=sys.stderr)
+        print(__doc__.strip().splitlines()[0] + "\nusage: python -m experiments.archive OUT DEST [--no-history]",
+              file=sys.stderr)
         return 2
-    fits = archive(*argv)
+    fits = archive(*argv, history=history)
     print(f"archived {len(fits)} finished fits from {argv[0]} to {argv[1]}")
     return 0
 

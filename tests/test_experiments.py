@@ -188,6 +188,8 @@ def test_archive_keeps_finished_fits_without_weights(tmp_path):
     assert not (dest / "broken").exists()
     shutil.copytree(dest, back)
     assert common.fit_once(str(back / "ss-ig" / "seed0"), ds, spec, [8], kw, cfg, log=None) == json.loads(json.dumps(m))
+    assert archive.main([str(out), str(tmp_path / "lean"), "--no-history"]) == 0
+    assert sorted(os.listdir(tmp_path / "lean" / "ss-ig" / "seed0")) == ["metrics.json", "run.json"]
     assert archive.main([str(tmp_path / "absent")]) == 2
     with pytest.raises(FileNotFoundError, match="OUT"):
         archive.archive(str(tmp_path / "absent"), str(dest))
