@@ -88,6 +88,8 @@ class TrainConfig:
             raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
         if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1):
             raise ValueError(f"patience: expected an integer >= 1 or None, got {self.patience!r}")
+        if not isinstance(self.fused, bool):
+            raise ValueError(f"fused: expected True (the fused NumPy step) or False (the reference path), got {self.fused!r}")
         self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
 
 

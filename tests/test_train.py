@@ -468,6 +468,7 @@ def test_checkpoint_every_n_epochs(tmp_path, monkeypatch):
     ("eval_batch_size", 0), ("checkpoint_every", 0), ("kl_anneal_epochs", -1), ("seed", -1),
     ("lr", 0.0), ("lr", -1e-3), ("lr", math.nan), ("lr", math.inf), ("lr", "1e-3"),
     ("lr_mult_theta", -0.5), ("lr_mult_scales", -1.0), ("lr_mult_weights", math.nan), ("lr_decay_factor", math.inf),
+    ("fused", "yes"), ("fused", 1),
     ("optimizer", "rmsprop"), ("lr_schedule", "linear"), ("predictive_average", "mean"),
     ("clip_norm", 0.0), ("clip_norm", math.nan), ("patience", 0), ("patience", 2.5),
 ])
