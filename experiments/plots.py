@@ -54,6 +54,11 @@ def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
                     for f in fits]
             ax.scatter([x for x, c in zip(flops, comp) if c is not None], [c for c in comp if c is not None],
                        facecolors="none", edgecolors=COLORS[prior], marker=MARKERS[i % len(MARKERS)])
+            final = [(100 * f["metrics"]["final"]["flops_kept"]["fraction_kept"], 100 * f["metrics"]["final"]["test"]["accuracy"])
+                     for f in fits if "final" in f["metrics"]]
+            final = [(x, y) for x, y in final if x > 0]          # an empty network has no place on a log axis
+            if final:
+                ax.scatter(*zip(*final), color=COLORS[prior], marker="x", alpha=0.8)
         for source, per in res.get("anchors", {}).items():
             for prior, a in per.items():
                 if "flops_kept" in a:
@@ -65,8 +70,8 @@ def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
     ax.set_xlabel("FLOPs kept (% of the dense network, log scale)")
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=6, loc="lower right")
-    ax.set_title("accuracy vs FLOPs kept: filled = Bayesian predictive, hollow = compressed\n"
-                 "median-probability network; stars = SPEC §10 anchors", fontsize=7)
+    ax.set_title("accuracy vs FLOPs kept: filled = Bayesian predictive, hollow = compressed median-probability\n"
+                 "network (selected model); x = final epoch's predictive (FLOPs > 0); stars = SPEC §10 anchors", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
