@@ -87,15 +87,7 @@ def _main(argv):
                              "config": asdict(config)})
                 print(f"uci {name} split {split} {prior}: RMSE {m['test']['rmse']:.3f} LL {m['test']['test_ll']:.3f} "
                       f"nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
-    summary = {}
-    for name in datasets:
-        for prior in priors:
-            rows = [f["metrics"] for f in fits if f["dataset"] == name and f["prior"] == prior]
-            summary.setdefault(name, {})[prior] = {
-                "rmse": common.mean_se([r["test"]["rmse"] for r in rows]),
-                "test_ll": common.mean_se([r["test"]["test_ll"] for r in rows]),
-                "nodes_kept": common.mean_se([r["nodes_kept"][0] for r in rows]),
-                "train_wall_s": common.mean_se([r["train_wall_s"] for r in rows])}
+    summary = summarise(fits, datasets, priors)
     results = {"title": "UCI regression, one hidden layer of 50 units", "hidden": HIDDEN, "dtype": dtype,
                "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET, "fits": fits,
                "summary": summary, "anchors": {"mc_dropout": MC_DROPOUT}, "wall_s": time.perf_counter() - t0}
@@ -103,17 +95,72 @@ def _main(argv):
     return results
 
 
+# summary key -> what it averages, from one fit's metrics.json
+STATS = {"rmse": lambda m: m["test"]["rmse"], "test_ll": lambda m: m["test"]["test_ll"],
+         "nodes_kept": lambda m: m["nodes_kept"][0], "best_epoch": lambda m: m["best_epoch"],
+         "epochs_run": lambda m: m["epochs_run"], "final_rmse": lambda m: m["final"]["test"]["rmse"],
+         "final_test_ll": lambda m: m["final"]["test"]["test_ll"], "final_nodes": lambda m: m["final_nodes"][0],
+         "train_wall_s": lambda m: m["train_wall_s"]}
+PAIRED = ("rmse", "test_ll", "final_rmse")        # also reported as differences from the gaussian fit of the same split
+
+
+def summarise(fits: list[dict], datasets, priors) -> dict:
+    """``summary[dataset][prior][key]``: mean ± s.e. over splits of each ``STATS`` key, and for the spike-and-slab
+    priors ``<key>_vs_gaussian``: the paired difference from the dense Gaussian BNN on the same splits (when it
+    ran), whose standard error leaves out the split-to-split variation the two fits share."""
+    by = {(f["dataset"], f["prior"], f["split"]): f["metrics"] for f in fits}
+    summary = {}
+    for name in datasets:
+        for prior in priors:
+            splits = sorted(k[2] for k in by if k[:2] == (name, prior))
+            rows = [by[name, prior, k] for k in splits]
+            entry = {key: common.mean_se([get(r) for r in rows]) for key, get in STATS.items()}
+            paired = [k for k in splits if (name, "gaussian", k) in by]
+            if prior != "gaussian" and paired:
+                for key in PAIRED:
+                    entry[f"{key}_vs_gaussian"] = common.mean_se(
+                        [STATS[key](by[name, prior, k]) - STATS[key](by[name, "gaussian", k]) for k in paired])
+            summary.setdefault(name, {})[prior] = entry
+    return summary
+
+
+TABLES = (("rmse", "test RMSE", ".3f", 0), ("test_ll", "test log-likelihood", ".3f", 1),
+          ("nodes_kept", "hidden nodes kept (of 50)", ".1f", None), ("best_epoch", "selected epoch", ".0f", None),
+          ("final_rmse", "test RMSE of the final epoch's model", ".3f", 0),
+          ("final_test_ll", "test log-likelihood of the final epoch's model", ".3f", 1),
+          ("final_nodes", "hidden nodes kept by the final epoch's model", ".1f", None))
+
+
+def _signed(stat: dict) -> str:
+    text = common.fmt(stat, ".3f")
+    return text if text.startswith(("-", "–")) else "+" + text
+
+
 def format_tables(results: dict) -> str:
-    """Three markdown tables (RMSE, test log-likelihood, nodes kept of 50): one row per data set."""
+    """Markdown tables, one row per data set: test RMSE, test log-likelihood, nodes kept (of 50) and the selected
+    epoch of the selected model (lowest validation NLL), then RMSE, log-likelihood and nodes of the final epoch's."""
     priors, out = results["priors"], []
-    for key, title, spec, anchor in (("rmse", "test RMSE", ".3f", 0), ("test_ll", "test log-likelihood", ".3f", 1),
-                                     ("nodes_kept", "hidden nodes kept (of 50)", ".1f", None)):
-        head = ["data set", "splits"] + priors + (["MC dropout (20 splits)"] if anchor is not None else [])
+    for key, title, spec, anchor in TABLES:
+        extra = ["MC dropout (20 splits)"] if anchor is not None else ["epochs run"] if key == "best_epoch" else []
         rows = []
         for name, per in results["summary"].items():
             row = [name, per[priors[0]][key]["n"]] + [common.fmt(per[p][key], spec) for p in priors]
-            rows.append(row + ([f"{MC_DROPOUT[name][anchor]:.2f}"] if anchor is not None else []))
+            if anchor is not None:
+                row.append(f"{MC_DROPOUT[name][anchor]:.2f}")
+            elif key == "best_epoch":
+                row.append(common.fmt(per[priors[0]]["epochs_run"], ".0f"))
+            rows.append(row)
+        head = ["data set", "splits"] + priors + extra
         out.append(f"### UCI, {title} (mean ± s.e. over splits)\n\n" + common.markdown_table(head, rows))
+    sparse = [p for p in priors if p != "gaussian"]
+    for key in PAIRED:
+        diff = f"{key}_vs_gaussian"
+        rows = [[name, per[sparse[0]][diff]["n"]] + [_signed(per[p][diff]) for p in sparse]
+                for name, per in results["summary"].items() if sparse and diff in per[sparse[0]]]
+        if rows:
+            title = dict((k, t) for k, t, *_ in TABLES)[key]
+            out.append(f"### UCI, {title}: prior minus the gaussian BNN on the same split (paired mean ± s.e.)\n\n"
+                       + common.markdown_table(["data set", "splits"] + sparse, rows))
     return "\n\n".join(out)
 
 

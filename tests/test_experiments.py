@@ -150,7 +150,11 @@ def test_uci_quick(quick_dir):
     res = uci.main(["--quick", "--quiet", "--out", str(quick_dir / "uci")])
     s = res["summary"]["yacht"]
     assert set(s) == set(common.PRIORS) and all(s[p]["rmse"]["n"] == 1 for p in s)
-    assert "MC dropout" in (quick_dir / "uci" / "table.md").read_text()
+    table = (quick_dir / "uci" / "table.md").read_text()
+    assert "MC dropout" in table and "final epoch's model" in table
+    fit = res["fits"][0]["metrics"]                      # the final-epoch rows summarise the final model's numbers
+    assert s[res["fits"][0]["prior"]]["final_rmse"]["mean"] == fit["final"]["test"]["rmse"]
+    assert s[res["fits"][0]["prior"]]["final_nodes"]["mean"] == fit["final_nodes"][0]
 
 
 def test_uci_missing_root_is_a_clear_error(tmp_path):
@@ -193,3 +197,23 @@ def test_archive_keeps_finished_fits_without_weights(tmp_path):
     assert archive.main([str(tmp_path / "absent")]) == 2
     with pytest.raises(FileNotFoundError, match="OUT"):
         archive.archive(str(tmp_path / "absent"), str(dest))
+
+
+def test_uci_summary_pairs_each_prior_with_the_gaussian_fit_of_the_same_split():
+    """The paired rows are means of per-split differences (independently recomputed here), not differences of
+    means; a split without a gaussian fit is left out of them."""
+    def metrics(rmse, ll):
+        return {"test": {"rmse": rmse, "test_ll": ll}, "nodes_kept": [5], "best_epoch": 3, "epochs_run": 4,
+                "final": {"test": {"rmse": rmse + 1, "test_ll": ll}}, "final_nodes": [4], "train_wall_s": 1.0}
+    gauss = {0: (1.0, -1.0), 1: (3.0, -2.0)}
+    sparse = {0: (1.5, -0.5), 1: (2.0, -2.5), 2: (9.0, 0.0)}          # split 2 has no gaussian fit
+    fits = [{"dataset": "yacht", "prior": "gaussian", "split": k, "metrics": metrics(*v)} for k, v in gauss.items()]
+    fits += [{"dataset": "yacht", "prior": "ss-gl", "split": k, "metrics": metrics(*v)} for k, v in sparse.items()]
+    s = uci.summarise(fits, ["yacht"], ["gaussian", "ss-gl"])["yacht"]
+    d = [sparse[k][0] - gauss[k][0] for k in (0, 1)]                 # +0.5, -1.0
+    assert s["ss-gl"]["rmse_vs_gaussian"]["n"] == 2
+    assert s["ss-gl"]["rmse_vs_gaussian"]["mean"] == pytest.approx(np.mean(d))
+    assert s["ss-gl"]["rmse_vs_gaussian"]["se"] == pytest.approx(np.std(d, ddof=1) / np.sqrt(2))
+    assert s["ss-gl"]["final_rmse_vs_gaussian"]["mean"] == pytest.approx(np.mean(d))     # both shifted by 1
+    assert s["ss-gl"]["rmse"]["n"] == 3 and "rmse_vs_gaussian" not in s["gaussian"]
+    assert "minus the gaussian" in uci.format_tables({"priors": ["gaussian", "ss-gl"], "summary": {"yacht": s}})
