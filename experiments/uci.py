@@ -7,6 +7,7 @@ SPEC §10 (Gal & Ghahramani, grid-search version; 20 splits).
     python -m experiments.uci --out out/uci --n-splits 3                      # first 3 splits of each
     python -m experiments.uci --out out/uci --datasets yacht boston --splits 0 5 --priors ss-gl --epochs 100
     python -m experiments.uci --out /tmp/q --quick                            # CI: yacht, split 0, 2 epochs
+    python -m experiments.uci --out out/uci-4x --datasets energy yacht --epoch-scale 4   # 4x each set's epochs
 
 Budget (``BUDGET``): Adam lr 3e-3, about 5,000 steps per fit, whatever the data set size: batch 32 for the five small
 sets and 128 for the four large ones, epochs chosen per data set (steps per epoch = ceil(0.9 n_train /
@@ -50,6 +51,8 @@ def build_parser():
     sp.add_argument("--splits", nargs="+", type=int, help="split indices (0-based)")
     sp.add_argument("--n-splits", type=int, help="the first N standard splits of each data set")
     ap.add_argument("--seed", type=int, default=0, help="training seed (the same for every split)")
+    ap.add_argument("--epoch-scale", type=int, default=1,
+                    help="multiply each data set's BUDGET epochs by this (e.g. 4: 1000 epochs of energy)")
     return ap
 
 
@@ -58,7 +61,11 @@ def main(argv=None):
 
 
 def _main(argv):
-    args = build_parser().parse_args(argv)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.epoch_scale < 1 or (args.epoch_scale != 1 and args.epochs is not None):
+        ap.error(f"--epoch-scale {args.epoch_scale}: give a whole number >= 1, and not together with --epochs "
+                 "(which sets every data set's epochs)")
     log = common.log_stream(args)
     if not os.path.isdir(args.data_root):
         raise SystemExit(f"uci: data root {args.data_root!r} not found; pass --data-root <directory holding the "
@@ -76,6 +83,7 @@ def _main(argv):
         defaults = {**DEFAULTS, "batch_size": batch, "epochs": epochs}
         if args.quick:
             defaults.update(epochs=QUICK["epochs"], eval_samples=QUICK["eval_samples"])
+        defaults["epochs"] *= args.epoch_scale
         for split in splits:
             ds = load_uci(name, split, root=args.data_root)
             spec = {"name": f"uci:{name}", "split": int(split), "root": args.data_root}
@@ -89,7 +97,8 @@ def _main(argv):
                       f"nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
     summary = summarise(fits, datasets, priors)
     results = {"title": "UCI regression, one hidden layer of 50 units", "hidden": HIDDEN, "dtype": dtype,
-               "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET, "fits": fits,
+               "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET,
+               "epoch_scale": args.epoch_scale, "fits": fits,
                "summary": summary, "anchors": {"mc_dropout": MC_DROPOUT}, "wall_s": time.perf_counter() - t0}
     common.write_outputs(args.out, results, format_tables(results))
     return results

@@ -217,3 +217,12 @@ def test_uci_summary_pairs_each_prior_with_the_gaussian_fit_of_the_same_split():
     assert s["ss-gl"]["final_rmse_vs_gaussian"]["mean"] == pytest.approx(np.mean(d))     # both shifted by 1
     assert s["ss-gl"]["rmse"]["n"] == 3 and "rmse_vs_gaussian" not in s["gaussian"]
     assert "minus the gaussian" in uci.format_tables({"priors": ["gaussian", "ss-gl"], "summary": {"yacht": s}})
+
+
+@pytest.mark.skipif(not HAVE_UCI, reason=f"UCI benchmark absent under {uci.ROOT}")
+def test_uci_epoch_scale_multiplies_the_budget(tmp_path):
+    res = uci.main(["--quick", "--quiet", "--priors", "gaussian", "--epoch-scale", "2", "--out", str(tmp_path)])
+    assert res["fits"][0]["config"]["epochs"] == 2 * uci.QUICK["epochs"] == res["fits"][0]["metrics"]["epochs_run"]
+    for bad in (["--epoch-scale", "0"], ["--epoch-scale", "2", "--epochs", "5"]):
+        with pytest.raises(SystemExit):
+            uci.main(["--quick", "--quiet", "--out", str(tmp_path / "bad"), *bad])
