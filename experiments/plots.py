@@ -42,7 +42,7 @@ def _slug(title: str) -> str:
 
 
 def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(8.5, 4.2))
     for i, res in enumerate(tables):
         name = res["title"].split(",")[0]
         for prior in res["priors"]:
@@ -62,18 +62,17 @@ def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
         for source, per in res.get("anchors", {}).items():
             for prior, a in per.items():
                 if "flops_kept" in a:
-                    ax.scatter([100 * a["flops_kept"]], [100 * a["accuracy"]], color="black", marker="*", s=60)
-                    ax.annotate(f"{name} {prior}\n({source.split(',')[0]})",
-                                (100 * a["flops_kept"], 100 * a["accuracy"]), fontsize=6, xytext=(3, -8),
-                                textcoords="offset points")
+                    ax.scatter([100 * a["flops_kept"]], [100 * a["accuracy"]], color=COLORS.get(prior.split(" ")[0], "black"), marker="*",
+                               s=110, edgecolors="black", linewidths=0.6,
+                               label=f"anchor for {name} {prior}: {source}")
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs kept (% of the dense network, log scale)")
     ax.set_ylabel("test accuracy (%)")
-    ax.legend(fontsize=6, loc="lower right")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title("accuracy vs FLOPs kept: filled = Bayesian predictive, hollow = compressed median-probability\n"
                  "network (selected model); x = final epoch's predictive (FLOPs > 0); stars = SPEC §10 anchors", fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, bbox_inches="tight")        # the legend sits outside the axes
     plt.close(fig)
     return path
 
