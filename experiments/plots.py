@@ -62,9 +62,9 @@ def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
         for source, per in res.get("anchors", {}).items():
             for prior, a in per.items():
                 if "flops_kept" in a:
-                    ax.scatter([100 * a["flops_kept"]], [100 * a["accuracy"]], color=COLORS.get(prior.split(" ")[0], "black"), marker="*",
-                               s=110, edgecolors="black", linewidths=0.6,
-                               label=f"anchor for {name} {prior}: {source}")
+                    colour = COLORS.get(prior.split(" ")[0], "black")        # "ss-ghs (non-centred)" -> ss-ghs
+                    ax.scatter([100 * a["flops_kept"]], [100 * a["accuracy"]], color=colour, marker="*", s=110,
+                               edgecolors="black", linewidths=0.6, label=f"anchor for {name} {prior}: {source}")
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs kept (% of the dense network, log scale)")
     ax.set_ylabel("test accuracy (%)")

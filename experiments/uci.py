@@ -161,14 +161,13 @@ def format_tables(results: dict) -> str:
             rows.append(row)
         head = ["data set", "splits"] + priors + extra
         out.append(f"### UCI, {title} (mean ± s.e. over splits)\n\n" + common.markdown_table(head, rows))
-    sparse = [p for p in priors if p != "gaussian"]
+    sparse, titles = [p for p in priors if p != "gaussian"], {key: title for key, title, *_ in TABLES}
     for key in PAIRED:
         diff = f"{key}_vs_gaussian"
         rows = [[name, per[sparse[0]][diff]["n"]] + [_signed(per[p][diff]) for p in sparse]
                 for name, per in results["summary"].items() if sparse and diff in per[sparse[0]]]
         if rows:
-            title = dict((k, t) for k, t, *_ in TABLES)[key]
-            out.append(f"### UCI, {title}: prior minus the gaussian BNN on the same split (paired mean ± s.e.)\n\n"
+            out.append(f"### UCI, {titles[key]}: prior minus the gaussian BNN on the same split (paired mean ± s.e.)\n\n"
                        + common.markdown_table(["data set", "splits"] + sparse, rows))
     return "\n\n".join(out)
 
