@@ -26,9 +26,9 @@ import numpy as np
 from refimpl.checkpoint import load_checkpoint
 from refimpl.compressed import CompressedMLP
 from refimpl.data import Dataset
-from refimpl.metrics import classification_metrics, rmse
 from refimpl.model import NodeSparseBNN
-from refimpl.pipeline import COMPRESSED, METRICS, PRUNE, RUN, latency, prepare, structure, test_metrics, write_json
+from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, test_metrics,
+                              write_json)
 from refimpl.prune import compress, inclusion_probabilities
 from refimpl.train import CHECKPOINT, TrainConfig, fit
 
@@ -177,16 +177,6 @@ def prune_once(out_dir: str, ds: Dataset, batch_sizes=(1, 64, 1024), repeats: in
               "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
     write_json(path, report)
     return report
-
-
-def point_metrics(net: CompressedMLP, prep) -> dict:
-    """Test metrics of one deterministic network (e.g. the compressed median-probability model at the
-    variational mean): accuracy, NLL, ECE of its softmax (classification) or RMSE (regression, original units)."""
-    out = np.asarray(net.predict(prep.x_test), dtype=np.float64)[None]
-    if prep.task == "classification":
-        m = classification_metrics(out, prep.y_test)
-        return {k: m[k] for k in ("accuracy", "nll", "ece")}
-    return {"rmse": rmse(out, prep.y_test, prep.stats["y_std"])}
 
 
 # ---- aggregation and tables ------------------------------------------------------------------------

@@ -13,6 +13,8 @@ import os
 import sys
 import tomllib
 
+from .pipeline import INPUT_SCALINGS
+from .presets import PRESETS, resolve
 from .train import TrainConfig
 
 MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeSparseBNN
@@ -33,6 +35,7 @@ MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeS
     "lam2_shape": (float, None, "Gamma shape of lambda^2 (ss-gl, default 4)"),
     "lam2_rate": (float, None, "Gamma rate of lambda^2 (ss-gl, default 2)"),
     "sigma_e": (float, None, "fixed Gaussian noise std (standardised units); default: learned"),
+    "init": (str, "fan-in", "weight-mean initialisation: fan-in | authors (the authors' fan-out quirk)"),
 }
 TRAIN_OPTS = {
     "epochs": int, "batch-size": int, "optimizer": str, "lr": float, "momentum": float, "lr-schedule": str,
@@ -62,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", required=True, help="output directory")
     tr.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.npz")
     tr.add_argument("--hidden", type=int, nargs="+", default=[50], help="hidden widths")
-    tr.add_argument("--val-fraction", type=float, default=0.1, help="share of training data held out for validation")
+    tr.add_argument("--preset", choices=sorted(PRESETS),
+                    help="a bundle of options (docs/training.md); explicit flags and config keys win")
+    tr.add_argument("--val-fraction", type=float, default=0.1,
+                    help="share of training data held out for validation (0: every row trains, the final epoch is selected)")
+    tr.add_argument("--input-scaling", choices=INPUT_SCALINGS, default="zscore",
+                    help="zscore (per pixel / column) | unit (pixels / 255) | authors (pixels / 126); the last two for image data")
     tr.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_data(tr, "teacher-regression")
     for name, (typ, default, hlp) in MODEL_OPTS.items():
@@ -98,8 +106,11 @@ def _load_config(path: str) -> dict:
 
 
 def parse(argv=None):
+    """Parsed arguments; for ``train``, ``args.explicit`` is the set of options given by flag or config file and
+    ``args.preset_record`` what a ``--preset`` filled in (flags > config file > preset > defaults)."""
     ap = build_parser()
     args = ap.parse_args(argv)
+    cfg = {}
     if getattr(args, "config", None):
         cfg = _load_config(args.config)
         sub = ap._subparsers._group_actions[0].choices[args.command]
@@ -109,7 +120,33 @@ def parse(argv=None):
             raise CliError(f"config: unknown option(s) {unknown} in {args.config}")
         sub.set_defaults(**cfg)
         args = ap.parse_args(argv)
+    if args.command == "train":
+        args.explicit = set(cfg) | _given(argv)
+        _apply_preset(args)
     return args
+
+
+def _given(argv) -> set:
+    """Destinations of the options given on the command line (parsed again with every default suppressed)."""
+    ap = build_parser()
+    for sub in ap._subparsers._group_actions[0].choices.values():
+        for action in sub._actions:
+            if not action.required:
+                action.default = argparse.SUPPRESS
+    return set(vars(ap.parse_args(argv))) - {"command"}
+
+
+PRESET_DATA = ("val_fraction", "input_scaling")
+
+
+def _apply_preset(args):
+    """Fill the options a ``--preset`` sets wherever ``args.explicit`` does not hold them."""
+    model = {k: getattr(args, k) for k in MODEL_OPTS}
+    train = {k.replace("-", "_"): getattr(args, k.replace("-", "_")) for k in TRAIN_OPTS}
+    data = {k: getattr(args, k) for k in PRESET_DATA}
+    model, train, data, args.preset_record = resolve(args.preset, args.prior, model, train, data, args.explicit)
+    for key, value in {**model, **train, **data}.items():
+        setattr(args, key, value)
 
 
 def data_spec(args) -> dict | None:
@@ -152,7 +189,8 @@ def main(argv=None) -> int:
         if args.command == "train":
             from .pipeline import train_run
             metrics = train_run(data_spec(args), _model_kw(args), args.hidden, _train_config(args), args.out,
-                                val_fraction=args.val_fraction, resume=args.resume,
+                                val_fraction=args.val_fraction, input_scaling=args.input_scaling,
+                                preset=args.preset_record, resume=args.resume,
                                 log=None if args.quiet else sys.stderr)
             print(json.dumps(metrics, indent=1))
             return 130 if metrics.get("interrupted") else 0

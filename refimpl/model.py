@@ -20,6 +20,7 @@ from .activations import get_activation
 from .backend import get_backend
 from .likelihoods import LIKELIHOODS, categorical_nll, gaussian_nll
 from .priors import make_prior
+from .priors.common import INITS
 from .relaxation import RELAXATIONS
 from .schedules import inclusion_log_probs
 from .validation import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
@@ -38,6 +39,9 @@ class NodeSparseBNN:
     relaxation, temperature : indicator relaxation, ``"straight-through"`` (default) or ``"concrete"``,
         and its temperature (> 0, default 0.5).
     backend, dtype : ``"numpy"`` / ``"cupy"`` / ``"strict"`` and ``"float64"`` / ``"float32"``.
+    init : weight- and bias-mean initialisation (I-1): ``"fan-in"`` (default; Kaiming-uniform on the true
+        fan-in ``k_in``) or ``"authors"`` (the authors' code: PyTorch's initialiser on a ``(k_in, k_out)``
+        tensor, so the fan-in read is ``k_out``).
     sigma_e : Gaussian likelihood noise std; ``None`` (default) learns ``log sigma_e`` as a point
         estimate (parameter ``"log_sigma_e"``, initialised at 0), a number fixes it.
     **prior_hyperparameters : ``sigma0`` (slab std, default 1), ``lam`` (inclusion probability: a
@@ -51,8 +55,9 @@ class NodeSparseBNN:
 
     def __init__(self, widths, prior="ss-ig", likelihood="gaussian", activation="silu",
                  relaxation="straight-through", temperature=0.5, backend="numpy", dtype="float64",
-                 sigma_e=None, **prior_hyperparameters):
+                 sigma_e=None, init="fan-in", **prior_hyperparameters):
         self.widths = check_widths(widths)
+        self.init = check_choice("init", init, INITS)
         self.likelihood = check_choice("likelihood", likelihood, LIKELIHOODS)
         if likelihood == "categorical" and self.widths[-1] < 2:
             raise ValueError(f"widths: the categorical likelihood needs an output width K >= 2, got {self.widths[-1]}")
@@ -68,7 +73,7 @@ class NodeSparseBNN:
         #: Everything needed to rebuild this model (JSON-serialisable): ``NodeSparseBNN(**config)``.
         self.config = dict(widths=list(self.widths), prior=prior, likelihood=likelihood, activation=activation,
                            relaxation=relaxation, temperature=temperature, backend=self.backend.name,
-                           dtype=dtype, sigma_e=sigma_e, **prior_hyperparameters)
+                           dtype=dtype, sigma_e=sigma_e, init=init, **prior_hyperparameters)
 
     # ---- layout ------------------------------------------------------------------------------
     def param_shapes(self) -> dict:
@@ -88,8 +93,8 @@ class NodeSparseBNN:
         return [math.exp(a) for a, _ in inclusion_log_probs(self.widths, p.lam, n_data, p.C, p.kappa)]
 
     def init_params(self, rng: np.random.Generator) -> dict:
-        """Parameters initialised as the authors (I-1), drawn on the host and moved to the backend."""
-        host = self.prior.init_params(rng)
+        """Parameters initialised by the scheme ``self.init`` (I-1), drawn on the host and moved to the backend."""
+        host = self.prior.init_params(rng, self.init)
         if self.learn_sigma_e:
             host["log_sigma_e"] = np.zeros(())
         return {k: self.backend.asarray(v) for k, v in host.items()}

@@ -22,7 +22,7 @@ from . import data as datasets
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .evaluate import evaluate
 from .latency import latency_table
-from .metrics import flops_kept, params_kept
+from .metrics import classification_metrics, flops_kept, params_kept, rmse
 from .model import NodeSparseBNN
 from .prune import compress, dense_mean_network, inclusion_probabilities, node_masks
 from .train import CHECKPOINT, TrainConfig, fit
@@ -52,12 +52,35 @@ def load_data(spec: dict) -> "datasets.Dataset":
     return datasets.load(spec["name"], **kw)
 
 
-def prepare(ds, val_fraction: float, seed: int, stats: dict | None = None) -> Prepared:
-    """Standardise with training statistics only (or given ``stats``) and hold out a validation split of
-    the training data (the test set never informs model selection)."""
-    if stats is None:
+IMAGE_DATA = ("fashion-mnist", "mnist5k")   # loaders that return pixels / 255 in [0, 1]
+#: Input scalings: ``zscore`` (per column, training statistics), and for image data ``unit`` (pixels / 255, as the
+#: loaders return them) and ``authors`` (pixels / 126, the authors' ``ToTensor()`` then ``* 255 / 126``).
+INPUT_SCALINGS = ("zscore", "unit", "authors")
+
+
+def input_stats(ds, input_scaling: str = "zscore") -> dict:
+    """``{"x_mean", "x_std"}`` (lists) that map raw inputs to model inputs by ``(x - x_mean) / x_std``."""
+    if input_scaling not in INPUT_SCALINGS:
+        raise ValueError(f"input_scaling: unknown {input_scaling!r}; choose one of {list(INPUT_SCALINGS)}")
+    if input_scaling == "zscore":
         sx = datasets.Standardiser.fit(ds.x_train)
-        stats = {"x_mean": sx.mean.tolist(), "x_std": sx.std.tolist(), "y_mean": None, "y_std": None}
+        return {"x_mean": sx.mean.tolist(), "x_std": sx.std.tolist()}
+    if ds.name not in IMAGE_DATA:
+        raise ValueError(f"input_scaling: {input_scaling!r} applies to image data ({', '.join(IMAGE_DATA)}), not "
+                         f"{ds.name!r}; use zscore")
+    std = 1.0 if input_scaling == "unit" else 126.0 / 255.0    # pixels / 255 / (126 / 255) = pixels / 126
+    return {"x_mean": [0.0] * ds.n_features, "x_std": [std] * ds.n_features}
+
+
+def prepare(ds, val_fraction: float, seed: int, stats: dict | None = None, input_scaling: str = "zscore") -> Prepared:
+    """Scale inputs (``input_scaling``, statistics of the training data only) or apply given ``stats``, standardise
+    regression targets, and hold out ``val_fraction`` of the training data for validation (0: none, every row
+    trains; the test set never informs model selection)."""
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction: expected the validation share as a number in [0, 1) (0: train on every "
+                         f"row, no validation), got {val_fraction!r}")
+    if stats is None:
+        stats = {**input_stats(ds, input_scaling), "input_scaling": input_scaling, "y_mean": None, "y_std": None}
         if ds.task == "regression":
             sy = datasets.Standardiser.fit(ds.y_train)
             stats.update(y_mean=float(sy.mean), y_std=float(sy.std))
@@ -67,7 +90,11 @@ def prepare(ds, val_fraction: float, seed: int, stats: dict | None = None) -> Pr
                          f"{ds.n_features}; evaluate with the data set the run was trained on")
     fx = lambda x: (np.asarray(x, dtype=np.float64) - x_mean) / x_std  # noqa: E731
     fy = (lambda y: (y - stats["y_mean"]) / stats["y_std"]) if ds.task == "regression" else (lambda y: y)
-    x_fit, y_fit, x_val, y_val = datasets.train_validation_split(fx(ds.x_train), fy(ds.y_train), val_fraction, seed)
+    x_train, y_train = fx(ds.x_train), fy(ds.y_train)
+    if val_fraction == 0:
+        x_fit, y_fit, x_val, y_val = x_train, y_train, x_train[:0], y_train[:0]
+    else:
+        x_fit, y_fit, x_val, y_val = datasets.train_validation_split(x_train, y_train, val_fraction, seed)
     n_out = 1 if ds.task == "regression" else int(ds.n_classes)
     return Prepared(x_fit, y_fit, x_val, y_val, fx(ds.x_test), fy(ds.y_test), ds.task, n_out, stats, dict(ds.info))
 
@@ -93,26 +120,36 @@ def read_run(out_dir: str) -> dict:
 
 
 def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_dir: str, *,
-              val_fraction: float = 0.1, resume: bool = False, log=sys.stderr) -> dict:
-    """Load, standardise, split, train, evaluate on the test set; write run.json, metrics.json."""
+              val_fraction: float = 0.1, input_scaling: str = "zscore", preset: dict | None = None,
+              resume: bool = False, log=sys.stderr) -> dict:
+    """Load, scale, split, train, evaluate on the test set; write run.json, metrics.json.
+
+    ``preset``: the record of :func:`refimpl.presets.resolve` (kept in run.json; the options it set are already
+    in ``model_kw``, ``config``, ``val_fraction`` and ``input_scaling``)."""
     ds = load_data(data_spec)
-    prep = prepare(ds, val_fraction, config.seed)
+    prep = prepare(ds, val_fraction, config.seed, input_scaling=input_scaling)
     likelihood = "gaussian" if prep.task == "regression" else "categorical"
     model = NodeSparseBNN([ds.n_features, *hidden, prep.n_out], likelihood=likelihood, **model_kw)
     os.makedirs(out_dir, exist_ok=True)
     run = {"model": model.config, "train": asdict(config), "data": data_spec, "val_fraction": val_fraction,
-           "stats": prep.stats}
+           "input_scaling": input_scaling, "stats": prep.stats}
+    if preset:
+        run["preset"] = preset
     if resume and os.path.exists(os.path.join(out_dir, RUN)):
         saved = read_run(out_dir)
         if json.loads(json.dumps(saved, default=_json_default)) != json.loads(json.dumps(run, default=_json_default)):
             raise ValueError(f"resume: {out_dir} holds a run with other options; use the same options or a new --out")
     write_json(os.path.join(out_dir, RUN), run)
+    if val_fraction == 0 and log is not None:
+        print("no validation hold-out (val_fraction 0): every training row trains, and the final epoch's "
+              "parameters are the selected model", file=log, flush=True)
     t0 = time.perf_counter()
     y_scale = prep.stats["y_std"] or 1.0
     result = fit(model, prep.x_fit, prep.y_fit, prep.x_val, prep.y_val, config, out_dir=out_dir, resume=resume,
                  y_scale=y_scale, log=log)
     metrics = test_metrics(model, result.best_params, prep, config)
-    metrics.update(train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history), interrupted=result.interrupted)
+    metrics.update(selection="lowest validation NLL" if len(prep.x_val) else "final epoch (no validation data)",
+                   train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history), interrupted=result.interrupted)
     write_json(os.path.join(out_dir, METRICS), metrics)
     from .plots import plot_run   # optional matplotlib
     plot_run(out_dir, result.history, model, result.best_params, prep)
@@ -163,9 +200,19 @@ def prune_run(out_dir: str, threshold: float = 0.5, batch_sizes=(1, 64, 256, 102
     net.save(os.path.join(out_dir, COMPRESSED))
     report = {"threshold": threshold, "max_abs_diff": net.meta["max_abs_diff"],
               "inclusion_probabilities": [g.tolist() for g in inclusion_probabilities(model, params)],
-              **structure(model, params, threshold), "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
+              **structure(model, params, threshold), "compressed_test": point_metrics(net, prep), "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
     write_json(os.path.join(out_dir, PRUNE), report)
     return report
+
+
+def point_metrics(net, prep: Prepared) -> dict:
+    """Test metrics of one deterministic network (e.g. the compressed median-probability model at the
+    variational mean): accuracy, NLL, ECE of its softmax (classification) or RMSE (regression, original units)."""
+    out = np.asarray(net.predict(prep.x_test), dtype=np.float64)[None]
+    if prep.task == "classification":
+        m = classification_metrics(out, prep.y_test)
+        return {k: m[k] for k in ("accuracy", "nll", "ece")}
+    return {"rmse": rmse(out, prep.y_test, prep.stats["y_std"])}
 
 
 def latency(model, params, net, x_pool, batch_sizes, repeats: int) -> list[dict]:

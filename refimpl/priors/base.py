@@ -111,11 +111,11 @@ class NodePrior:
         shapes.update(self.scale_noise_shapes(n_samples))
         return shapes
 
-    def init_params(self, rng) -> dict:
-        """Host (NumPy) arrays of every parameter, initialised as the authors (I-1)."""
+    def init_params(self, rng, scheme: str = "fan-in") -> dict:
+        """Host (NumPy) arrays of every parameter; weight and bias means by ``scheme`` (I-1)."""
         params = {}
         for l, k_in, k_out in self.layers():
-            layer = init_gaussian_layer(rng, k_in, k_out, self.has_indicators(l))
+            layer = init_gaussian_layer(rng, k_in, k_out, self.has_indicators(l), scheme)
             params.update({f"{l}.{k}": v for k, v in layer.items()})
         params.update(self.init_scale_params(rng))
         return params

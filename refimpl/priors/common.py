@@ -20,21 +20,33 @@ RHO_INIT = -6.0                      # sigma = softplus(-6) = 2.48e-3, as the au
 THETA_INIT = math.log(0.99 / 0.01)   # gamma = 0.99: every node starts on, as the authors
 
 
-def init_weight_means(rng: np.random.Generator, k_in: int, k_out: int):
-    """Kaiming-uniform weight means and PyTorch-style bias means on the host. (I-1)
+INITS = ("fan-in", "authors")     # weight-mean initialisation schemes (I-1)
 
-    ``w_mu ~ U(-sqrt(6/k_in), sqrt(6/k_in))`` (gain sqrt 2, 'relu'), ``b_mu ~ U(-1/sqrt(k_in), 1/sqrt(k_in))``.
-    The fan-in is the true fan-in ``k_in``. The authors' code applies PyTorch's initialiser to the
-    transposed ``(k_in, k_out)`` tensor, so its "fan-in" is ``k_out``; we use the correct one.
+
+def init_bounds(k_in: int, k_out: int, scheme: str = "fan-in") -> tuple[float, float]:
+    """``(weight bound, bias bound)`` of the uniform weight- and bias-mean initialisation. (I-1)
+
+    ``"fan-in"``: Kaiming-uniform with gain sqrt 2 on the true fan-in, ``sqrt(6 / k_in)``, and PyTorch's bias
+    bound ``1 / sqrt(k_in)``. ``"authors"``: the authors' code applies ``torch.nn.init.kaiming_uniform_`` to a
+    ``(k_in, k_out)`` tensor, which PyTorch reads as ``(out, in)``, so its fan-in is ``k_out``: ``sqrt(6 / k_out)``
+    and ``1 / sqrt(k_out)``.
     """
-    bound_w = math.sqrt(6.0 / k_in)
-    bound_b = 1.0 / math.sqrt(k_in)
+    if scheme not in INITS:
+        raise ValueError(f"init: unknown scheme {scheme!r}; choose one of {list(INITS)}")
+    fan = k_in if scheme == "fan-in" else k_out
+    return math.sqrt(6.0 / fan), 1.0 / math.sqrt(fan)
+
+
+def init_weight_means(rng: np.random.Generator, k_in: int, k_out: int, scheme: str = "fan-in"):
+    """Uniform weight means ``(k_in, k_out)`` and bias means ``(k_out,)`` on the host, bounds by
+    :func:`init_bounds`. (I-1)"""
+    bound_w, bound_b = init_bounds(k_in, k_out, scheme)
     return rng.uniform(-bound_w, bound_w, size=(k_in, k_out)), rng.uniform(-bound_b, bound_b, size=(k_out,))
 
 
-def init_gaussian_layer(rng, k_in: int, k_out: int, indicators: bool) -> dict:
+def init_gaussian_layer(rng, k_in: int, k_out: int, indicators: bool, scheme: str = "fan-in") -> dict:
     """Host arrays of one layer's Gaussian factors (and indicator logits when ``indicators``). (I-1)"""
-    w_mu, b_mu = init_weight_means(rng, k_in, k_out)
+    w_mu, b_mu = init_weight_means(rng, k_in, k_out, scheme)
     layer = {"w_mu": w_mu, "w_rho": np.full((k_in, k_out), RHO_INIT),
              "b_mu": b_mu, "b_rho": np.full((k_out,), RHO_INIT)}
     if indicators:
