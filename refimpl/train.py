@@ -35,7 +35,8 @@ HISTORY = "history.jsonl"
 
 @dataclass
 class TrainConfig:
-    """Training options (defaults reproduce the authors' MLP settings where they apply, SPEC §7)."""
+    """Training options. The optimiser's defaults are the authors' (Adam 1e-3, batch 1024, no clipping, no
+    annealing); the rest of their set-up is ``refimpl.presets.PRESETS["authors"]`` (docs/training.md)."""
 
     epochs: int = 100
     batch_size: int = 1024
