@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hidden", nargs="+", type=int, default=[400, 400])
     ap.add_argument("--checkpoint-every", type=int, default=5)
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--compare-runs", nargs="+", metavar="DIR",
+                    help="only print nodes and theta spread by epoch of these run directories beside the reference")
     return ap
 
 
@@ -81,6 +83,32 @@ def fit_variant(out_dir: str, data: str, hidden, variant: str, seed: int, epochs
             "flops_kept": report["flops_kept"]["fraction_kept"],
             "params_kept": report["params_kept"]["fraction_kept"],
             "nodes_by_epoch": {e: by_epoch.get(e) for e in EPOCHS_SHOWN}, "train_wall_s": metrics.get("train_wall_s")}
+
+
+def compare_trajectories(run_dirs, epochs=(20, 40, 55, 60, 65, 70, 80), path: str = TRAJECTORY) -> str:
+    """Markdown: nodes kept and the theta spread (min / median / max of layer 1 and layer 2) by epoch of each run
+    directory's ``history.jsonl`` beside the authors' reference trajectory."""
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            ref = {int(r["epoch"]): r for r in csv.DictReader(f)}
+        for e in epochs:
+            if e in ref:
+                r = ref[e]
+                rows.append(["authors' layers", e, f"{r['nodes_layer1']}/{r['nodes_layer2']}",
+                             f"{float(r['theta1_min']):.2f} / {float(r['theta1_median']):.2f} / {float(r['theta1_max']):.2f}",
+                             f"{float(r['theta2_min']):.2f} / {float(r['theta2_median']):.2f} / {float(r['theta2_max']):.2f}"])
+    for d in run_dirs:
+        with open(os.path.join(d, HISTORY)) as f:
+            history = {h["epoch"]: h for h in map(json.loads, f)}
+        for e in epochs:
+            h = history.get(e)
+            if h is None:
+                continue
+            spread = [" / ".join(f"{q:.2f}" for q in layer) for layer in h.get("theta_spread", [[], []])]
+            rows.append([os.path.basename(os.path.normpath(d)), e, "/".join(map(str, h["nodes_kept"])), *spread])
+    return common.markdown_table(["run", "epoch", "nodes kept", "theta layer 1 (min / median / max)",
+                                  "theta layer 2"], rows)
 
 
 def reference_trajectory(path: str = TRAJECTORY) -> dict | None:
@@ -121,6 +149,9 @@ def format_table(fits: list[dict], reference) -> str:
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    if args.compare_runs:
+        print(compare_trajectories(args.compare_runs))
+        return None
     log = None if args.quiet else sys.stderr
     t0 = time.perf_counter()
     fits = []

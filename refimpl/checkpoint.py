@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -54,6 +55,37 @@ def _atomic_write(path: str, write):
             os.close(fd)
     except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
         pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:    # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory: str) -> list[str]:
+    """Remove the temporary files ``.<name>.tmp-<pid>`` of :func:`_atomic_write` that a process killed mid-write
+    left in ``directory`` (its pid is no longer alive, or it is this process's own); returns their paths. The
+    file they were to replace is intact."""
+    removed = []
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return removed
+    for name in names:
+        m = re.fullmatch(r"\..+\.tmp-(\d+)", name)
+        if m and (int(m.group(1)) == os.getpid() or not _pid_alive(int(m.group(1)))):
+            path = os.path.join(directory, name)
+            try:
+                os.remove(path)
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
 
 
 def atomic_write_bytes(path: str, data: bytes):

@@ -1,4 +1,5 @@
-"""Monte Carlo predictions and the metrics of SPEC §7 for a trained model.
+"""Monte Carlo predictions and the metrics of SPEC §7 for a trained model, and the same metrics of one
+deterministic network (the compressed one).
 
 Each evaluation draws one set of S posterior samples (indicators, scales, weights) and applies every
 sample to every input, as the authors do: ``outputs[s]`` is the network of sample s.
@@ -37,3 +38,15 @@ def evaluate(model, params, x, y, n_samples: int, rng, batch_size: int = 4096, y
         return classification_metrics(outputs, y, average=average)
     ll = gaussian_test_loglik(outputs, y, noise_std(model, params), y_scale)
     return {"rmse": rmse(outputs, y, y_scale), "test_ll": ll, "nll": -ll}
+
+
+def network_metrics(net, x, y, likelihood: str, y_scale: float = 1.0) -> dict:
+    """Metrics of one deterministic network ``net`` (anything with ``predict(x) -> (B, K)``, e.g. the compressed
+    median-probability model at the variational mean, PR-2) on standardised ``x``, ``y``: ``accuracy``, ``nll``,
+    ``ece`` of its softmax (``likelihood="categorical"``, M-1..M-3 with S = 1) or ``rmse`` in original units
+    (``"gaussian"``, M-5). No random numbers are drawn."""
+    out = np.asarray(net.predict(x), dtype=np.float64)[None]
+    if likelihood == "categorical":
+        m = classification_metrics(out, y)
+        return {k: m[k] for k in ("accuracy", "nll", "ece")}
+    return {"rmse": rmse(out, y, y_scale)}

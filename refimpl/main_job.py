@@ -4,7 +4,9 @@ On the embedded synthetic teacher regression (a network with known active nodes)
 SS-GL and SS-GHS with the same budget, prune each by the median-probability rule, export and verify
 the compressed network, time dense vs compressed inference, and print one comparison table.
 Everything lands in ``OUT/<prior>/`` (run.json, history.jsonl, checkpoint.npz, metrics.json,
-compressed.npz, prune.json, plots) and ``OUT/summary.json``.
+compressed.npz, prune.json, plots) and ``OUT/summary.json``; a rerun redoes those sub-directories (train's
+``overwrite``). At the end it says where the outputs are, and once that the plots were skipped if matplotlib is
+missing.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import sys
 import time
 
+from . import plots, rundir
 from .pipeline import prune_run, train_run, write_json
 from .train import TrainConfig
 
@@ -28,13 +31,15 @@ def job_config(quick: bool, seed: int) -> TrainConfig:
 
 
 def run_main(out_dir: str, quick: bool = False, seed: int = 0, log=sys.stderr) -> dict:
+    rundir.make_dir(out_dir)        # a bad --out fails before anything is trained
     t0 = time.perf_counter()
     config = job_config(quick, seed)
     rows = {}
     for prior in PRIORS:
         t_prior = time.perf_counter()
         sub = os.path.join(out_dir, prior)
-        metrics = train_run(dict(TEACHER), {"prior": prior, "activation": "tanh"}, HIDDEN, config, sub, log=None)
+        metrics = train_run(dict(TEACHER), {"prior": prior, "activation": "tanh"}, HIDDEN, config, sub,
+                            overwrite=True, log=None)     # the job redoes its own sub-directories
         report = prune_run(sub, repeats=5 if quick else 30, batch_sizes=(1, 256, 2000))
         rows[prior] = {"metrics": metrics, "prune": report, "wall_s": time.perf_counter() - t_prior}
         if log:
@@ -43,6 +48,12 @@ def run_main(out_dir: str, quick: bool = False, seed: int = 0, log=sys.stderr) -
                "wall_s": time.perf_counter() - t0, "quick": quick}
     write_json(os.path.join(out_dir, "summary.json"), summary)
     print(format_table(summary))
+    if log:
+        print(f"outputs: {os.path.join(out_dir, 'summary.json')} and one directory per prior "
+              f"({', '.join(os.path.join(out_dir, p) for p in PRIORS)}: run.json, history.jsonl, checkpoint.npz, "
+              "metrics.json, compressed.npz, prune.json, plots)", file=log, flush=True)
+        if not plots.available():
+            print(plots.MISSING, file=log, flush=True)
     return summary
 
 

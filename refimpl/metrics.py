@@ -28,6 +28,10 @@ AVERAGES = ("probs", "logits")
 
 
 # ---- boundary checks -----------------------------------------------------------------------------
+class NonFiniteError(ValueError):
+    """An input of a metric holds NaN or infinite values (the training loop reads it as divergence)."""
+
+
 def _float_array(name: str, a, ndim=None) -> np.ndarray:
     a = np.asarray(a)
     if a.dtype.kind not in "fiu":
@@ -37,7 +41,7 @@ def _float_array(name: str, a, ndim=None) -> np.ndarray:
     if a.size == 0:
         raise ValueError(f"{name}: is empty (shape {a.shape}); metrics need at least one sample and data point")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or infinite values")
+        raise NonFiniteError(f"{name}: contains NaN or infinite values")
     return a.astype(np.float64, copy=False)
 
 

@@ -6,6 +6,8 @@ line, usable from Python too. Every step reads and writes plain files in one out
     metrics.json      test metrics of the selected model   compressed.npz   pruned network (NumPy only)
     prune.json        kept nodes, parameters, FLOPs, export check, dense vs compressed latency
     evaluate.json     test metrics recomputed by ``evaluate``
+    front.json        the accuracy-FLOPs front over epochs (validation data)
+    finetune/         the run fine-tuned with its mask frozen (``finetune``): the same files
     *.png             plots, when matplotlib is installed
 """
 from __future__ import annotations
@@ -18,16 +20,20 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import data as datasets
+from . import data as datasets, rundir
 from .checkpoint import atomic_write_bytes, load_checkpoint
-from .evaluate import evaluate
+from .evaluate import evaluate, network_metrics
+from .finetune import FrozenMask, finetune_config
 from .latency import latency_table
-from .metrics import classification_metrics, flops_kept, params_kept, rmse
+from .metrics import NonFiniteError, flops_kept, params_kept
 from .model import NodeSparseBNN
 from .prune import compress, dense_mean_network, inclusion_probabilities, node_masks
-from .train import CHECKPOINT, TrainConfig, fit
+from .selection import complete_train_config, describe, front, selected_epoch, selection_key, within_budget
+from .train import CHECKPOINT, DivergedError, TrainConfig, fit
 
 RUN, METRICS, PRUNE, COMPRESSED = "run.json", "metrics.json", "prune.json", "compressed.npz"
+FRONT, FINETUNE = "front.json", rundir.FINETUNE_DIR
+RUN_KEYS = ("model", "train", "data", "val_fraction", "stats")   # what restore() reads from run.json
 
 
 @dataclass
@@ -112,57 +118,107 @@ def write_json(path: str, obj):
 
 
 def read_run(out_dir: str) -> dict:
+    out_dir = rundir.check_out(out_dir, write=False)
     path = os.path.join(out_dir, RUN)
     if not os.path.exists(path):
         raise FileNotFoundError(f"out: {path} not found; train first with `python -m refimpl train --out {out_dir} ...`")
-    with open(path) as f:
-        return json.load(f)
+    rundir.check_files(out_dir, [RUN])
+    try:
+        with open(path) as f:
+            run = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"out: {path} is damaged, not valid JSON ({exc}); restore it, or train the run again with "
+                         "--overwrite") from None
+    missing = [k for k in RUN_KEYS if k not in run] if isinstance(run, dict) else list(RUN_KEYS)
+    if missing:
+        raise ValueError(f"out: {path} is not the run.json of a refimpl run (missing {missing}); point --out at a run "
+                         "directory written by `python -m refimpl train`")
+    return run
 
 
 def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_dir: str, *,
               val_fraction: float = 0.1, input_scaling: str = "zscore", preset: dict | None = None,
-              resume: bool = False, log=sys.stderr) -> dict:
+              resume: bool = False, overwrite: bool = False, log=sys.stderr) -> dict:
     """Load, scale, split, train, evaluate on the test set; write run.json, metrics.json.
 
     ``preset``: the record of :func:`refimpl.presets.resolve` (kept in run.json; the options it set are already
-    in ``model_kw``, ``config``, ``val_fraction`` and ``input_scaling``)."""
+    in ``model_kw``, ``config``, ``val_fraction`` and ``input_scaling``). ``resume`` continues the run in
+    ``out_dir``; without it, a directory that holds a trained run is refused unless ``overwrite``, which first
+    removes the old run's files (:mod:`refimpl.rundir`). The directory is locked against other processes."""
+    rundir.check_out(out_dir)               # a bad --out fails before the data is loaded
     ds = load_data(data_spec)
+    data_spec = {**data_spec, **ds.info.get("spec", {})}   # own data (data/tabular.py): task, target, classes resolved
+    if log is not None and "summary" in ds.info:
+        print(ds.info["summary"], file=log, flush=True)
     prep = prepare(ds, val_fraction, config.seed, input_scaling=input_scaling)
     likelihood = "gaussian" if prep.task == "regression" else "categorical"
     model = NodeSparseBNN([ds.n_features, *hidden, prep.n_out], likelihood=likelihood, **model_kw)
-    os.makedirs(out_dir, exist_ok=True)
     run = {"model": model.config, "train": asdict(config), "data": data_spec, "val_fraction": val_fraction,
            "input_scaling": input_scaling, "stats": prep.stats}
     if preset:
         run["preset"] = preset
-    if resume and os.path.exists(os.path.join(out_dir, RUN)):
+    with rundir.locked(rundir.make_dir(out_dir), "train"):
+        return _train_locked(model, prep, run, config, out_dir, resume, overwrite, log)
+
+
+def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir: str, resume: bool,
+                  overwrite: bool, log, init_params=None) -> dict:
+    if not resume:
+        rundir.start_afresh(out_dir, overwrite)
+    elif os.path.exists(os.path.join(out_dir, RUN)):
         saved = read_run(out_dir)
+        saved["train"] = complete_train_config(saved["train"], TrainConfig)    # runs saved before select existed
         if json.loads(json.dumps(saved, default=_json_default)) != json.loads(json.dumps(run, default=_json_default)):
             raise ValueError(f"resume: {out_dir} holds a run with other options; use the same options or a new --out")
     write_json(os.path.join(out_dir, RUN), run)
-    if val_fraction == 0 and log is not None:
+    if run["val_fraction"] == 0 and log is not None:
         print("no validation hold-out (val_fraction 0): every training row trains, and the final epoch's "
               "parameters are the selected model", file=log, flush=True)
     t0 = time.perf_counter()
     y_scale = prep.stats["y_std"] or 1.0
     result = fit(model, prep.x_fit, prep.y_fit, prep.x_val, prep.y_val, config, out_dir=out_dir, resume=resume,
-                 y_scale=y_scale, log=log)
-    metrics = test_metrics(model, result.best_params, prep, config)
-    metrics.update(selection="lowest validation NLL" if len(prep.x_val) else "final epoch (no validation data)",
-                   train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history), interrupted=result.interrupted)
+                 y_scale=y_scale, init_params=init_params, log=log)
+    try:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            metrics = test_metrics(model, result.best_params, prep, config)
+    except NonFiniteError as exc:
+        raise DivergedError(f"training diverged: the selected parameters give NaN or infinite test predictions ({exc}); "
+                            "lower the learning rate (--lr) or clip gradients with --clip-norm") from None
+    selected = selection_record(result.history, config)
+    metrics.update(selection=describe(config.select, config.flops_budget, len(prep.x_val) > 0,
+                                      selected.get("within_budget", True)),
+                   selected=selected, train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history),
+                   interrupted=result.interrupted)
     write_json(os.path.join(out_dir, METRICS), metrics)
-    from .plots import plot_run   # optional matplotlib
-    plot_run(out_dir, result.history, model, result.best_params, prep)
+    write_json(os.path.join(out_dir, FRONT), {"front": front(result.history), "selected_epoch": selected["epoch"]})
+    from . import plots   # optional matplotlib
+    plots.plot_run(out_dir, result.history, model, result.best_params, prep)
+    if log is not None and not plots.available():
+        print(plots.MISSING, file=log, flush=True)
     return metrics
 
 
+def selection_record(history: list, config: TrainConfig) -> dict:
+    """``metrics.json``'s ``selected``: the rule, the selected epoch (:func:`refimpl.selection.selected_epoch`, from
+    the history's validation fields; the final epoch without validation data) and that epoch's validation record."""
+    epoch = selected_epoch(history, config.select, config.flops_budget)
+    out = {"rule": config.select, "flops_budget": config.flops_budget}
+    if epoch is None:
+        return {**out, "epoch": history[-1]["epoch"] if history else None}
+    record = history[epoch - 1]
+    fields = {k: v for k, v in record.items() if k.startswith("val_") or k in ("flops_kept", "nodes_kept")}
+    within = within_budget(selection_key(record, config.select, config.flops_budget))
+    return {**out, "epoch": epoch, "within_budget": within, **fields}
+
+
 def test_metrics(model, params, prep: Prepared, config: TrainConfig) -> dict:
-    """Test-set metrics of ``params`` plus the structure of its median-probability model."""
+    """Test-set metrics of ``params`` (the Monte Carlo predictive), of its compressed network (``compressed_test``,
+    :func:`point_metrics`) and the structure of its median-probability model."""
     rng = np.random.default_rng([config.seed, 10**6])
     metrics = evaluate(model, params, prep.x_test, prep.y_test, config.eval_samples, rng,
                        batch_size=config.eval_batch_size, y_scale=prep.stats["y_std"] or 1.0,
                        average=config.predictive_average)
-    return {"test": metrics, **structure(model, params)}
+    return {"test": metrics, "compressed_test": point_metrics(compress(model, params), prep), **structure(model, params)}
 
 
 def structure(model, params, threshold: float = 0.5) -> dict:
@@ -176,27 +232,86 @@ def restore(out_dir: str, data_spec: dict | None = None):
     """The model, its selected (best) parameters and the prepared data of a finished run."""
     run = read_run(out_dir)
     model = NodeSparseBNN(**run["model"])
-    ckpt = load_checkpoint(os.path.join(out_dir, CHECKPOINT))
+    ckpt_path = os.path.join(out_dir, CHECKPOINT)
+    ckpt = load_checkpoint(ckpt_path)
+    saved, wanted = (json.loads(json.dumps(c, default=_json_default)) for c in (ckpt.meta.get("model_config"), run["model"]))
+    if saved != wanted:
+        keys = sorted(k for k in set(saved or {}) | set(wanted) if (saved or {}).get(k) != wanted.get(k))
+        raise ValueError(f"checkpoint: {ckpt_path} belongs to another model than {os.path.join(out_dir, RUN)} describes "
+                         f"(they differ in {keys}); the directory mixes two runs: train it again with --overwrite, or "
+                         "put the run's own checkpoint.npz back")
     params = {k: model.backend.asarray(v) for k, v in ckpt.best_params.items()}
+    if FINETUNE in run:             # a fine-tuned run: its indicators are fixed at the recorded mask
+        model = FrozenMask(model, [np.asarray(m, dtype=bool) for m in run[FINETUNE]["masks"]])
     config = TrainConfig(**{k: (tuple(v) if k == "lr_decay_epochs" else v) for k, v in run["train"].items()})
-    ds = load_data(data_spec or run["data"])
+    ds = load_data(datasets.tabular.inherit(data_spec, run["data"]) if data_spec else run["data"])
+    task = "regression" if model.likelihood == "gaussian" else "classification"
+    if ds.task != task or (task == "classification" and ds.n_classes != model.widths[-1]):
+        trained = task + (f" with {model.widths[-1]} classes" if task == "classification" else "")
+        given = f"a {ds.task} data set" + (f" with {ds.n_classes} classes" if ds.task == "classification" else "")
+        raise ValueError(f"data: the run in {out_dir} was trained for {trained} on {run['data'].get('name')!r}, but "
+                         f"{ds.name!r} is {given}; evaluate with data of the same kind, or omit --data to use the "
+                         "run's own")
     prep = prepare(ds, run["val_fraction"], config.seed, stats=run["stats"])
     return model, params, prep, config
 
 
+def finetune_run(out_dir: str, epochs: int, *, lr: float | None = None, resume: bool = False,
+                 overwrite: bool = False, log=sys.stderr) -> dict:
+    """Fine-tune the selected parameters of the finished run in ``out_dir`` with their mask frozen
+    (:mod:`refimpl.finetune`) for ``epochs`` epochs (``lr``: default the run's), on the run's own data and split.
+    Writes run.json (with ``finetune``: the parent, its selected epoch, the masks), history.jsonl, checkpoint.npz,
+    metrics.json and front.json into ``out_dir/finetune``, which ``evaluate`` and ``prune`` then take as a run.
+    ``resume`` and ``overwrite`` act on that directory as ``train``'s do on its own."""
+    parent = read_run(rundir.check_out(out_dir))
+    if FINETUNE in parent:
+        raise ValueError(f"out: {out_dir} holds a fine-tuned run already; fine-tune the run it came from, "
+                         f"{parent[FINETUNE]['parent']}")
+    ft_dir = os.path.join(out_dir, FINETUNE)
+    with rundir.locked(out_dir, "finetune"):
+        ckpt = load_checkpoint(os.path.join(out_dir, CHECKPOINT))
+        model, params, prep, config = restore(out_dir)
+        if not (ckpt.meta.get("done") or (ckpt.meta.get("epoch") == config.epochs and ckpt.meta.get("step") == 0)):
+            raise ValueError(f"out: the run in {out_dir} is not finished (epoch {ckpt.meta.get('epoch')} of "
+                             f"{config.epochs}); finish it with `refimpl train ... --out {out_dir} --resume` first")
+        masks = node_masks(model, params)
+        ft_config = finetune_config(config, epochs, lr)
+        run = {"model": model.config, "train": asdict(ft_config), "data": parent["data"],
+               "val_fraction": parent["val_fraction"], "input_scaling": parent.get("input_scaling"),
+               "stats": parent["stats"],
+               FINETUNE: {"parent": os.path.abspath(out_dir),
+                          "parent_epoch": selection_record(ckpt.meta.get("history", []), config)["epoch"],
+                          "masks": [m.tolist() for m in masks],
+                          "kl": "kept nodes' slab KL and the scale KLs; indicators fixed at the mask (kl_z constant)"}}
+        frozen = FrozenMask(model, masks)
+        with rundir.locked(rundir.make_dir(ft_dir), "finetune"):
+            return _train_locked(frozen, prep, run, ft_config, ft_dir, resume, overwrite, log, init_params=params)
+
+
 def evaluate_run(out_dir: str, data_spec: dict | None = None) -> dict:
-    model, params, prep, config = restore(out_dir, data_spec)
-    metrics = test_metrics(model, params, prep, config)
-    write_json(os.path.join(out_dir, "evaluate.json"), metrics)
+    read_run(rundir.check_out(out_dir))
+    with rundir.locked(out_dir, "evaluate"):
+        rundir.check_files(out_dir, ["evaluate.json"])
+        model, params, prep, config = restore(out_dir, data_spec)
+        metrics = test_metrics(model, params, prep, config)
+        write_json(os.path.join(out_dir, "evaluate.json"), metrics)
     return metrics
 
 
 def prune_run(out_dir: str, threshold: float = 0.5, batch_sizes=(1, 64, 256, 1024), repeats: int = 20,
               data_spec: dict | None = None) -> dict:
     """Compress the selected model, verify the export, time dense vs compressed inference."""
+    read_run(rundir.check_out(out_dir))
+    with rundir.locked(out_dir, "prune"):
+        rundir.check_files(out_dir, [COMPRESSED, PRUNE])
+        return _prune_locked(out_dir, threshold, batch_sizes, repeats, data_spec)
+
+
+def _prune_locked(out_dir, threshold, batch_sizes, repeats, data_spec):
     model, params, prep, _ = restore(out_dir, data_spec)
     check_x = prep.x_test[:1024]
-    net = compress(model, params, threshold, check_x=check_x, meta={"stats": prep.stats, "run": out_dir})
+    meta = {"stats": prep.stats, "run": out_dir, "classes": prep.info.get("classes")}   # classes: own data's labels
+    net = compress(model, params, threshold, check_x=check_x, meta=meta)
     net.save(os.path.join(out_dir, COMPRESSED))
     report = {"threshold": threshold, "max_abs_diff": net.meta["max_abs_diff"],
               "inclusion_probabilities": [g.tolist() for g in inclusion_probabilities(model, params)],
@@ -207,12 +322,10 @@ def prune_run(out_dir: str, threshold: float = 0.5, batch_sizes=(1, 64, 256, 102
 
 def point_metrics(net, prep: Prepared) -> dict:
     """Test metrics of one deterministic network (e.g. the compressed median-probability model at the
-    variational mean): accuracy, NLL, ECE of its softmax (classification) or RMSE (regression, original units)."""
-    out = np.asarray(net.predict(prep.x_test), dtype=np.float64)[None]
-    if prep.task == "classification":
-        m = classification_metrics(out, prep.y_test)
-        return {k: m[k] for k in ("accuracy", "nll", "ece")}
-    return {"rmse": rmse(out, prep.y_test, prep.stats["y_std"])}
+    variational mean): accuracy, NLL, ECE of its softmax (classification) or RMSE (regression, original units);
+    :func:`refimpl.evaluate.network_metrics` on the test split."""
+    likelihood = "categorical" if prep.task == "classification" else "gaussian"
+    return network_metrics(net, prep.x_test, prep.y_test, likelihood, prep.stats["y_std"] or 1.0)
 
 
 def latency(model, params, net, x_pool, batch_sizes, repeats: int) -> list[dict]:

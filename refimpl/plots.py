@@ -7,6 +7,15 @@ import os
 import numpy as np
 
 
+#: Said once per command when matplotlib is absent (``train`` after its run, ``run`` after the table).
+MISSING = "plots skipped: matplotlib is not installed; install it with: pip install -e '.[plots]'"
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported (the optional extra ``plots``)."""
+    return _pyplot() is not None
+
+
 def _pyplot():
     try:
         import matplotlib

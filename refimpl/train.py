@@ -1,5 +1,7 @@
 """The training loop: minibatch stochastic optimisation of -ELBO/N, with validation-based model
-selection, early stopping, per-epoch history, atomic checkpoints and exact resume.
+selection (:mod:`refimpl.selection`), early stopping, per-epoch history, atomic checkpoints and exact resume.
+Every epoch's record holds the Monte Carlo predictive's validation metrics and those of the compressed
+network (PR-2: nodes with ``gamma > 1/2``, weights at the variational mean), and its FLOPs kept (M-8).
 
 Reproducibility. One ``numpy.random.Generator`` (seeded by ``config.seed``) draws, in order, the
 initial parameters, then for every epoch a permutation of the training set and for every step the
@@ -25,9 +27,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import optim
-from .checkpoint import Checkpoint, check_compatible, load_checkpoint, save_checkpoint
-from .evaluate import evaluate
+from . import rundir
+from .checkpoint import Checkpoint, check_compatible, load_checkpoint, remove_stale_temporaries, save_checkpoint
+from .evaluate import evaluate, network_metrics
+from .metrics import NonFiniteError, flops_kept
+from .prune import compress
+from .selection import SELECT_RULES, complete_train_config, selection_key, within_budget
 from .stable import sigmoid
+from .validation import check_arrays
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.jsonl"
@@ -60,6 +67,8 @@ class TrainConfig:
     seed: int = 0
     predictive_average: str = "probs"       # "probs" (default) | "logits" (the authors)
     fused: bool = True                      # the fused NumPy step (refimpl/fused.py); False: the reference path
+    select: str = "nll"                     # model selection: "nll" | "compressed" (refimpl/selection.py)
+    flops_budget: float = 1.0               # select="compressed": largest fraction of the dense FLOPs kept
 
     def __post_init__(self):
         ints = {"epochs": 1, "batch_size": 1, "train_samples": 1, "eval_samples": 1, "eval_batch_size": 1,
@@ -80,7 +89,8 @@ class TrainConfig:
             raise ValueError(f"lr_schedule: unknown {self.lr_schedule!r}; choose 'constant', 'step' or 'cosine'")
         if self.predictive_average not in ("probs", "logits"):
             raise ValueError(f"predictive_average: unknown {self.predictive_average!r}; choose 'probs' or 'logits'")
-        if self.clip_norm is not None and not (self.clip_norm > 0):
+        if self.clip_norm is not None and (isinstance(self.clip_norm, bool) or not isinstance(self.clip_norm, (int, float))
+                                           or not self.clip_norm > 0):
             raise ValueError(f"clip_norm: expected a number > 0 or None, got {self.clip_norm!r}")
         if self.theta_init is not None and (isinstance(self.theta_init, bool) or not isinstance(self.theta_init, (int, float))
                                             or not math.isfinite(self.theta_init)):
@@ -89,15 +99,31 @@ class TrainConfig:
             raise ValueError(f"momentum: expected a number in [0, 1), got {self.momentum!r}")
         if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1):
             raise ValueError(f"patience: expected an integer >= 1 or None, got {self.patience!r}")
+        if self.select not in SELECT_RULES:
+            raise ValueError(f"select: unknown {self.select!r}; choose 'nll' (the lowest validation NLL of the predictive) "
+                             "or 'compressed' (the compressed network's best validation score within flops_budget)")
+        fb = self.flops_budget
+        if isinstance(fb, bool) or not isinstance(fb, (int, float)) or not 0.0 < fb <= 1.0:
+            raise ValueError(f"flops_budget: expected the largest fraction of the dense network's FLOPs the selected "
+                             f"compressed network may keep, a number in (0, 1], got {fb!r}")
+        if self.select == "nll" and fb != 1.0:
+            raise ValueError(f"flops_budget: {fb!r} applies only with select='compressed' (--select compressed); add "
+                             "it, or drop flops_budget")
         if not isinstance(self.fused, bool):
             raise ValueError(f"fused: expected True (the fused NumPy step) or False (the reference path), got {self.fused!r}")
-        self.lr_decay_epochs = tuple(int(e) for e in self.lr_decay_epochs)
+        decay = self.lr_decay_epochs
+        if (isinstance(decay, (str, bytes)) or not hasattr(decay, "__iter__")
+                or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) for e in decay)
+                or any(e < 1 for e in decay) or any(a >= b for a, b in zip(decay, list(decay)[1:]))):
+            raise ValueError(f"lr_decay_epochs: expected increasing whole epoch numbers >= 1 (the step schedule "
+                             f"multiplies the rate by lr_decay_factor after each of these epochs), e.g. (30, 60), got {decay!r}")
+        self.lr_decay_epochs = tuple(int(e) for e in decay)
 
 
 @dataclass
 class FitResult:
     params: dict                 # final parameters (backend arrays)
-    best_params: dict            # parameters of the epoch with the best validation NLL (final if no validation)
+    best_params: dict            # parameters of the selected epoch (config.select; the final one if no validation)
     history: list = field(default_factory=list)
     interrupted: bool = False
 
@@ -148,16 +174,49 @@ def nodes_kept(model, params, threshold: float = 0.5) -> list[int]:
     return out
 
 
+def theta_spread(model, params) -> dict:
+    """``{"theta_spread": [[min, median, max] of theta per hidden layer]}`` (empty without indicators): the
+    diagnostic of whether nodes leave one by one (a wide spread) or a layer at once (every theta together)."""
+    b = model.backend
+    spread = [[float(q) for q in np.quantile(b.to_numpy(params[f"{l}.theta"]), (0.0, 0.5, 1.0))]
+              for l in range(len(model.widths) - 2) if f"{l}.theta" in params]
+    return {"theta_spread": spread} if spread else {}
+
+
 def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | None = None, *,
-        out_dir: str | None = None, resume: bool = False, y_scale: float = 1.0, log=sys.stderr) -> FitResult:
+        out_dir: str | None = None, resume: bool = False, y_scale: float = 1.0, init_params: dict | None = None,
+        log=sys.stderr) -> FitResult:
     """Train ``model`` on host arrays; see the module docstring. Writes ``checkpoint.npz`` and
-    ``history.jsonl`` under ``out_dir`` when given. ``y_scale`` converts regression metrics to original units."""
-    config = config or TrainConfig()
+    ``history.jsonl`` under ``out_dir`` when given. ``y_scale`` converts regression metrics to original units.
+    ``init_params`` (a dict of the model's parameters) starts from those instead of drawing initial ones (the
+    generator then draws no initial parameters; :mod:`refimpl.finetune`); a resumed run starts from its checkpoint."""
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}; build one with "
+                        f"TrainConfig(epochs=..., ...), from a dict with TrainConfig(**options)")
     b = model.backend
     x_train, y_train = np.asarray(x_train, dtype=b.dtype_name), np.asarray(y_train)   # features in the model's dtype
+    if x_train.ndim != 2 or x_train.shape[0] < 1:
+        raise ValueError(f"x_train: expected at least one training row, an array of shape (n >= 1, "
+                         f"{model.widths[0]}), got shape {x_train.shape}")
     n = x_train.shape[0]
-    if n < 1 or y_train.shape[0] != n:
-        raise ValueError(f"y_train: expected {n} targets to match x_train, got {y_train.shape[0]}")
+    if y_train.ndim < 1 or y_train.shape[0] != n:
+        raise ValueError(f"y_train: expected {n} targets to match x_train, got shape {y_train.shape}")
+    if (x_val is None) != (y_val is None):
+        given, missing = ("x_val", "y_val") if y_val is None else ("y_val", "x_val")
+        raise ValueError(f"{missing}: {given} was given without {missing}; pass both validation arrays or neither")
+    if x_val is not None and (np.ndim(x_val) < 1 or np.ndim(y_val) < 1 or len(x_val) != len(y_val)):
+        raise ValueError(f"y_val: expected one target per validation row ({np.shape(x_val)[:1]} rows), got shape "
+                         f"{np.shape(y_val)}")
+    if config.select == "compressed" and (x_val is None or not len(x_val)):
+        raise ValueError("select: 'compressed' ranks epochs by the compressed network's validation score, and there "
+                         "is no validation data; hold some out (--val-fraction > 0, or pass x_val and y_val), or "
+                         "select 'nll'")
+    if init_params is not None and config.theta_init is not None:
+        raise ValueError("theta_init: sets the logits of freshly drawn parameters, and init_params are given; drop one")
+    if out_dir is not None:
+        rundir.make_dir(out_dir, "out_dir")     # a file, or no permission: say so before training
+        remove_stale_temporaries(out_dir)
     batch = min(config.batch_size, n)
     steps_per_epoch = math.ceil(n / batch)
     opt, lr_at = _optimizer(config, steps_per_epoch)
@@ -169,10 +228,15 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
         if ckpt_path is None:
             raise ValueError("resume: needs out_dir, the directory holding checkpoint.npz")
         ckpt = load_checkpoint(ckpt_path)
+        ckpt.meta["train_config"] = complete_train_config(ckpt.meta.get("train_config"), TrainConfig)
         check_compatible(ckpt, model.config, train_config, ckpt_path)
         state = _restore(model, ckpt, rng)
     else:
-        params = model.init_params(rng)
+        if init_params is None:
+            params = model.init_params(rng)
+        else:
+            check_arrays("init_params", init_params, model.param_shapes(), b)
+            params = dict(init_params)
         if config.theta_init is not None:
             params = {k: (b.asarray(np.full(v.shape, config.theta_init)) if k.endswith(".theta") else v)
                       for k, v in params.items()}
@@ -188,12 +252,19 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
         meta = dict(model_config=model.config, train_config=train_config, epoch=state["epoch"], step=state["step"],
                     rng_state=rng.bit_generator.state, sums=state["sums"], best=state["best"],
                     bad_epochs=state["bad_epochs"], history=state["history"], done=state["done"])
-        save_checkpoint(ckpt_path, params={k: b.to_numpy(v) for k, v in state["params"].items()},
-                        opt_state=optim.state_to_arrays(state["opt_state"]),
-                        best_params={k: b.to_numpy(v) for k, v in state["best_params"].items()},
-                        perm=state["perm"], meta=meta)
+        try:
+            save_checkpoint(ckpt_path, params={k: b.to_numpy(v) for k, v in state["params"].items()},
+                            opt_state=optim.state_to_arrays(state["opt_state"]),
+                            best_params={k: b.to_numpy(v) for k, v in state["best_params"].items()},
+                            perm=state["perm"], meta=meta)
+        except OSError as exc:     # disk full, quota, permissions: the previous checkpoint is intact
+            where = (f"after epoch {state['epoch']}" if state["step"] == 0 else
+                     f"in epoch {state['epoch'] + 1} at step {state['step']}")
+            raise CheckpointWriteError(exc.errno, f"checkpoint: could not write {ckpt_path} {where} "
+                                       f"({exc.strerror or exc}); the previous checkpoint is intact: free disk space "
+                                       "(or fix permissions) and continue with --resume") from exc
 
-    t_start = time.perf_counter()
+    t_start, steps_before = time.perf_counter(), state["epoch"] * steps_per_epoch + state["step"]   # ETA: this session
     with _SignalFlag() as flag:
         while state["epoch"] < config.epochs and not state["done"]:
             epoch = state["epoch"]
@@ -207,7 +278,9 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
                 global_step = epoch * steps_per_epoch + step
                 w_kl = optim.kl_weight(global_step, config.kl_anneal_epochs * steps_per_epoch)
                 step_fn = model.loss_and_grad_fused if config.fused else model.loss_and_grad
-                loss, grads, terms = step_fn(state["params"], x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is checked below
+                    loss, grads, terms = step_fn(state["params"], x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
+                _check_finite_step(b, loss, grads, epoch, step, config)
                 if config.clip_norm is not None:
                     grads, _ = optim.clip_by_global_norm(grads, config.clip_norm)
                 state["params"], state["opt_state"] = opt.update(global_step, grads, state["opt_state"], state["params"])
@@ -223,16 +296,28 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
             last_step = (epoch + 1) * steps_per_epoch - 1
             record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in state["sums"].items()},
                       "lr": lr_at(last_step), "kl_weight": optim.kl_weight(last_step, config.kl_anneal_epochs * steps_per_epoch),
-                      "nodes_kept": nodes_kept(model, state["params"])}
+                      "nodes_kept": nodes_kept(model, state["params"]), **theta_spread(model, state["params"])}
+            record["flops_kept"] = flops_kept(model.widths, record["nodes_kept"])["fraction_kept"]    # (M-8)
             if x_val is not None and len(x_val):
-                metrics = evaluate(model, state["params"], x_val, y_val, config.eval_samples,
-                                   np.random.default_rng([config.seed, epoch + 1]), batch_size=config.eval_batch_size,
-                                   y_scale=y_scale, average=config.predictive_average)
+                try:
+                    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                        metrics = evaluate(model, state["params"], x_val, y_val, config.eval_samples,
+                                           np.random.default_rng([config.seed, epoch + 1]),
+                                           batch_size=config.eval_batch_size, y_scale=y_scale,
+                                           average=config.predictive_average)
+                        # the compressed network (PR-1, PR-2) is deterministic: no generator is touched
+                        compressed = network_metrics(compress(model, state["params"]), x_val, y_val, model.likelihood,
+                                                     y_scale)
+                except NonFiniteError as exc:
+                    raise DivergedError(f"training diverged in epoch {epoch + 1}: its parameters give NaN or infinite "
+                                        f"validation predictions ({exc}); {_lower_lr(config)}") from None
                 record.update({f"val_{k}": v for k, v in metrics.items()})
-                improved = state["best"] is None or metrics["nll"] < state["best"]
+                record.update({f"val_compressed_{k}": v for k, v in compressed.items()})
+                key = selection_key(record, config.select, config.flops_budget)    # validation fields only
+                improved = state["best"] is None or key < state["best"]
                 if improved:
-                    state["best"], state["best_params"], state["bad_epochs"] = metrics["nll"], dict(state["params"]), 0
-                else:
+                    state["best"], state["best_params"], state["bad_epochs"] = key, dict(state["params"]), 0
+                elif within_budget(state["best"]):      # patience counts once an epoch within the budget is held
                     state["bad_epochs"] += 1
                 if config.patience is not None and state["bad_epochs"] >= config.patience:
                     state["done"] = True
@@ -245,8 +330,36 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
                 _append_history(out_dir, record)
             if ckpt_path and (state["epoch"] % config.checkpoint_every == 0 or state["epoch"] == config.epochs or state["done"]):
                 checkpoint()
-            _progress(log, record, state["epoch"], config.epochs, time.perf_counter() - t_start, steps_per_epoch)
+            _progress(log, record, state["epoch"], config.epochs, time.perf_counter() - t_start, steps_per_epoch,
+                      steps_before)
     return FitResult(state["params"], state["best_params"], state["history"])
+
+
+class CheckpointWriteError(OSError):
+    """A checkpoint could not be written (``errno`` as the underlying OSError); the message says what to do."""
+
+    def __str__(self):
+        return self.strerror
+
+
+class DivergedError(ValueError):
+    """A training step produced a NaN or infinite loss or gradient."""
+
+
+def _check_finite_step(b, loss, grads, epoch, step, config):
+    """Stop at the first step whose loss or gradient is NaN or infinite (one host sync: the gradients' sum)."""
+    with np.errstate(over="ignore", invalid="ignore"):      # inf - inf is the NaN looked for
+        loss = float(b.to_numpy(loss))
+        grad_sum = float(b.to_numpy(sum(b.xp.sum(g) for g in grads.values())))
+    if math.isfinite(loss) and math.isfinite(grad_sum):
+        return
+    what = f"the loss is {loss}" if not math.isfinite(loss) else "a gradient is NaN or infinite"
+    raise DivergedError(f"training diverged at epoch {epoch + 1}, step {step + 1}: {what}; {_lower_lr(config)}")
+
+
+def _lower_lr(config) -> str:
+    return (f"lower the learning rate (lr {config.lr:g} now; try --lr {config.lr / 10:g}) or clip gradients with "
+            "--clip-norm")
 
 
 def _restore(model, ckpt: Checkpoint, rng) -> dict:
@@ -272,10 +385,12 @@ def _append_history(out_dir: str, record: dict):
         f.write(json.dumps(record) + "\n")
 
 
-def _progress(log, record, epoch, epochs, elapsed, steps_per_epoch):
+def _progress(log, record, epoch, epochs, elapsed, steps_per_epoch, steps_before=0):
+    """One line per epoch; steps/s and ETA count only the steps of this session (``steps_before`` were done
+    before a resume)."""
     if log is None:
         return
-    rate = epoch * steps_per_epoch / max(elapsed, 1e-9)
+    rate = (epoch * steps_per_epoch - steps_before) / max(elapsed, 1e-9)
     eta = (epochs - epoch) * steps_per_epoch / max(rate, 1e-9)
     val = "".join(f" val_{k}={record[f'val_{k}']:.4g}" for k in ("nll", "accuracy", "rmse") if f"val_{k}" in record)
     print(f"epoch {epoch}/{epochs} loss={record['loss']:.4g}{val} nodes={record['nodes_kept']} "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,11 @@ def read_idx(path) -> np.ndarray:
         raise FileNotFoundError(f"{path}: IDX file missing")
     raw = path.read_bytes()
     if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:    # truncated, or damaged inside
+            raise ValueError(f"{path}: the gzip file is truncated or corrupt ({exc}); download or install it again "
+                             "(for Fashion-MNIST: `apt install --reinstall dataset-fashion-mnist`)") from None
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in IDX_TYPES or raw[3] < 1:
         raise ValueError(f"{path}: not an IDX file (magic bytes {raw[:4].hex()!r}; expected 0000 <type> <ndim> with "
                          f"type in {[hex(t) for t in IDX_TYPES]})")

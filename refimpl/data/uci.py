@@ -14,6 +14,7 @@ The files are not part of the project: pass ``root``, the directory that holds t
 """
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 from pathlib import Path
 
@@ -60,14 +61,52 @@ def _file(folder: Path, filename: str) -> Path:
 
 def _indices(path: Path, upper: int, what: str) -> np.ndarray:
     """0-based integer indices from ``path`` (one per line), each in ``[0, upper)``."""
-    values = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # an empty file: reported below
+            values = np.loadtxt(path, dtype=np.float64, ndmin=1)
+    except ValueError:
+        values = np.zeros((0, 0))
     if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)) or np.any(values != np.round(values)):
-        raise ValueError(f"{path}: expected one integer {what} index per line")
+        raise ValueError(f"{path}: expected one integer {what} index per line; restore the file from the UCI "
+                         f"benchmark")
     idx = values.astype(np.int64)
     if idx.min() < 0 or idx.max() >= upper:
         raise ValueError(f"{path}: {what} indices must lie in [0, {upper - 1}] (0-based), got range "
                          f"[{idx.min()}, {idx.max()}]")
     return idx
+
+
+def _table(path: Path) -> np.ndarray:
+    """``data.txt``: rows of whitespace-separated numbers, all of the same length."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)     # "input contained no data": reported below
+            data = np.loadtxt(path, dtype=np.float64, ndmin=2)
+    except ValueError:          # a word or a truncated row: find it and say where (NumPy's message does not)
+        raise ValueError(f"{path}: {_first_bad_line(path)}; every line must hold the same number of "
+                         "whitespace-separated numbers: the file is damaged, restore it from the UCI benchmark") from None
+    if data.size == 0:
+        raise ValueError(f"{path}: holds no data (empty file); restore it from the UCI benchmark")
+    return data
+
+
+def _first_bad_line(path: Path) -> str:
+    width = None
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        cells = line.split("#")[0].split()
+        if not cells:
+            continue
+        for column, cell in enumerate(cells, 1):
+            try:
+                float(cell)
+            except ValueError:
+                return f"line {number}, column {column} is {cell[:20]!r}, not a number"
+        if width is None:
+            width, first = len(cells), number
+        elif len(cells) != width:
+            return f"line {number} holds {len(cells)} values but line {first} holds {width}"
+    return "not a table of numbers"
 
 
 def n_splits(name: str, root) -> int:
@@ -91,7 +130,7 @@ def load_uci(name: str, split: int = 0, *, root=None) -> Dataset:
         raise ValueError(f"split: expected an integer in [0, {count - 1}] for {name!r} ({count} standard splits), "
                          f"got {split!r}")
     data_path = _file(folder, "data.txt")
-    data = np.loadtxt(data_path, dtype=np.float64, ndmin=2)
+    data = _table(data_path)
     check_finite(str(data_path), data)
     n_rows, n_cols = data.shape
     features = _indices(_file(folder, "index_features.txt"), n_cols, "feature column")
