@@ -30,6 +30,7 @@ from refimpl.model import NodeSparseBNN
 from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, test_metrics,
                               write_json)
 from refimpl.prune import compress, inclusion_probabilities
+from refimpl.selection import complete_train_config
 from refimpl.train import CHECKPOINT, TrainConfig, fit
 
 PRIORS = ("gaussian", "ss-ig", "ss-gl", "ss-ghs")
@@ -113,9 +114,13 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
            "stats": prep.stats}
     run_path = os.path.join(out_dir, RUN)
     resume = os.path.exists(ckpt_path)
-    if (resume or os.path.exists(metrics_path)) and _canonical(_read_json(run_path)) != _canonical(run):
-        raise ValueError(f"{out_dir} holds a fit with other options (model, training budget, knobs or data); "
-                         "rerun with the options it was trained with, or choose another --out")
+    if resume or os.path.exists(metrics_path):
+        saved = _read_json(run_path)
+        if isinstance(saved, dict):      # fits saved before TrainConfig.select existed had its defaults
+            saved["train"] = complete_train_config(saved.get("train"), TrainConfig)
+        if _canonical(saved) != _canonical(run):
+            raise ValueError(f"{out_dir} holds a fit with other options (model, training budget, knobs or data); "
+                             "rerun with the options it was trained with, or choose another --out")
     if os.path.exists(metrics_path):
         metrics = _read_json(metrics_path)
         if not metrics.get("interrupted"):

@@ -56,8 +56,9 @@ class FrozenMask:
         hidden = model.widths[1:-1]
         masks = [np.asarray(m) for m in masks]
         if len(masks) != len(hidden) or any(m.shape != (k,) or m.dtype != bool for m, k in zip(masks, hidden)):
-            raise ValueError(f"masks: expected one boolean keep-mask per hidden layer, shapes {[(k,) for k in hidden]}, "
-                             f"got {[(m.shape, str(m.dtype)) for m in masks]}; build them with prune.node_masks")
+            raise ValueError(f"masks: expected one boolean keep-mask per hidden layer, shapes "
+                             f"{[(k,) for k in hidden]}, got {[(m.shape, str(m.dtype)) for m in masks]}; build them "
+                             "with prune.node_masks")
         self.model, self.masks = model, masks
         b = model.backend
         keys = model.param_shapes()
@@ -98,7 +99,8 @@ class FrozenMask:
 
     def loss_and_grad(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
         """The model's :meth:`loss_and_grad` with ``z = mask``; the ``theta`` gradient is 0."""
-        return self._without_theta_gradient(self.model.loss_and_grad(self._frozen(params), x, y, noise, n_data, kl_weight))
+        return self._without_theta_gradient(self.model.loss_and_grad(self._frozen(params), x, y, noise, n_data,
+                                                                     kl_weight))
 
     def loss_and_grad_fused(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
         """The model's :meth:`loss_and_grad_fused` with ``z = mask``; the ``theta`` gradient is 0."""

@@ -242,7 +242,11 @@ def restore(out_dir: str, data_spec: dict | None = None):
                          "put the run's own checkpoint.npz back")
     params = {k: model.backend.asarray(v) for k, v in ckpt.best_params.items()}
     if FINETUNE in run:             # a fine-tuned run: its indicators are fixed at the recorded mask
-        model = FrozenMask(model, [np.asarray(m, dtype=bool) for m in run[FINETUNE]["masks"]])
+        masks = [np.asarray(m, dtype=bool) for m in run[FINETUNE]["masks"]]
+        if [m.tolist() for m in masks] != [m.tolist() for m in node_masks(model, params)]:
+            raise ValueError(f"out: {os.path.join(out_dir, RUN)} records another mask than its checkpoint's theta "
+                             "gives; the directory mixes two runs: fine-tune again with --overwrite")
+        model = FrozenMask(model, masks)
     config = TrainConfig(**{k: (tuple(v) if k == "lr_decay_epochs" else v) for k, v in run["train"].items()})
     ds = load_data(datasets.tabular.inherit(data_spec, run["data"]) if data_spec else run["data"])
     task = "regression" if model.likelihood == "gaussian" else "classification"

@@ -74,7 +74,8 @@ def test_train_evaluate_prune(tmp_path, capsys, data, metric):
 
     # evaluate restores the selected parameters and the test data: the same numbers as at the end of training
     assert main(["evaluate", "--out", out]) == 0
-    expected = {k: metrics[k] for k in ("test", "nodes_kept", "node_density", "params_kept", "flops_kept")}
+    expected = {k: metrics[k] for k in ("test", "compressed_test", "nodes_kept", "node_density", "params_kept",
+                                        "flops_kept")}
     assert json.loads(capsys.readouterr().out) == expected == read_json(os.path.join(out, "evaluate.json"))
 
     assert main(["prune", "--out", out, "--repeats", "2"]) == 0
