@@ -226,3 +226,15 @@ def test_resolve_fills_only_missing_keys_and_prior_specific_ones_where_they_appl
     model, *_ = resolve("authors", "ss-gl", {"prior": "ss-gl"}, {}, {}, {"prior"})
     assert model["parameterisation"] == "non-centred"
     assert resolve(None, "ss-gl", {"a": 1}, {}, {}, set())[3] == {}
+
+
+@pytest.mark.parametrize("flag, value, message", [("--init", "kaiming", "init: unknown 'kaiming'"),
+                                                  ("--val-fraction", "1.5", "val_fraction: expected"),
+                                                  ("--input-scaling", "minmax", "invalid choice: 'minmax'")])
+def test_new_options_bad_values_are_one_line_errors(tmp_path, capsys, flag, value, message):
+    try:
+        code = main(["train", "--data", "teacher-classification", flag, value, "--out", str(tmp_path / "o"), *TINY])
+    except SystemExit as exc:          # argparse's own choice errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("refimpl: error: ") and message in err and err.count("\n") == 1
