@@ -47,9 +47,9 @@ MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeS
 TRAIN_OPTS = {
     "epochs": int, "batch-size": int, "optimizer": str, "lr": float, "momentum": float, "lr-schedule": str,
     "clip-norm": float, "kl-anneal-epochs": int, "lr-mult-theta": float, "lr-mult-scales": float,
-    "lr-mult-weights": float, "theta-init": float, "train-samples": int, "eval-samples": int, "patience": int,
+    "lr-mult-weights": float, "theta-init": float, "rho-init": float, "theta-init-sd": float, "theta-optimizer": str, "theta-lr": float, "train-samples": int, "eval-samples": int, "patience": int,
     "checkpoint-every": int, "seed": int, "predictive-average": str, "lr-decay-factor": float,
-    "select": str, "flops-budget": float,
+    "select": str, "flops-budget": float, "select-tolerance": float,
 }
 
 
@@ -61,12 +61,20 @@ TRAIN_HELP = {   # the default is TrainConfig's, added by build_parser
     "lr-mult-scales": "learning-rate multiplier of the SS-GL / SS-GHS scales, >= 0",
     "lr-mult-weights": "learning-rate multiplier of every other parameter, >= 0",
     "theta-init": "initial logit of every node's indicator (None: log 99)",
+    "rho-init": "initial rho of every weight and bias, sigma = softplus(rho) (None: -6, the authors')",
+    "theta-init-sd": "spread of the initial logits: theta + sd * N(0, 1) per node, >= 0",
+    "theta-optimizer": "how theta is stepped: adam (with every parameter) | natural (natural-gradient step, "
+                       "docs/training.md)",
+    "theta-lr": "the natural-gradient step size of theta (--theta-optimizer natural), > 0",
     "train-samples": "Monte Carlo samples per step, >= 1", "eval-samples": "Monte Carlo samples for predictions, >= 1",
     "patience": "early stopping after this many epochs without a lower validation NLL (None: off)",
     "checkpoint-every": "epochs between checkpoints, >= 1", "seed": "random seed, >= 0",
     "predictive-average": "probs | logits (the authors)", "lr-decay-factor": "step schedule: the rate's factor, > 0",
     "select": "model selection: nll (the lowest validation NLL of the predictive) | compressed (the compressed "
-              "network's best validation accuracy, regression: RMSE, among epochs within --flops-budget)",
+              "network's best validation accuracy, regression: RMSE, among epochs within --flops-budget) | sparse "
+              "(the fewest FLOPs kept within --select-tolerance of the best compressed validation score)",
+    "select-tolerance": "with --select sparse: how far below the best compressed validation accuracy (points, "
+                        "0.01 = one) the selected sparser network may be; regression: a fraction of the best RMSE",
     "flops-budget": "with --select compressed: the largest fraction of the dense network's FLOPs the selected "
                     "compressed network may keep, in (0, 1]",
 }

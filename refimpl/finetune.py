@@ -117,7 +117,7 @@ def finetune_config(config: TrainConfig, epochs: int, lr: float | None = None) -
     (``lr_mult_theta = 0``), a constant rate and no KL annealing (the authors' second phase: constant lr, full KL),
     and ``flops_budget = 1`` (the mask, so the FLOPs, are fixed; the selection rule is the run's)."""
     return replace(config, epochs=epochs, lr=config.lr if lr is None else lr, lr_mult_theta=0.0, theta_init=None,
-                   lr_schedule="constant", lr_decay_epochs=(), kl_anneal_epochs=0, flops_budget=1.0)
+                   rho_init=None, theta_init_sd=0.0, lr_schedule="constant", lr_decay_epochs=(), kl_anneal_epochs=0, flops_budget=1.0)
 
 
 def finetune(model, params, x_fit, y_fit, x_val=None, y_val=None, config: TrainConfig | None = None, *,
@@ -127,7 +127,8 @@ def finetune(model, params, x_fit, y_fit, x_val=None, y_val=None, config: TrainC
     :func:`refimpl.train.fit` (default: ``finetune_config(TrainConfig(), 10)``); ``theta`` is frozen whatever it
     says. Returns ``fit``'s result; its parameters keep ``params``' ``theta`` exactly."""
     config = finetune_config(TrainConfig(), 10) if config is None else replace(config, lr_mult_theta=0.0,
-                                                                                 theta_init=None)
+                                                                                 theta_init=None, rho_init=None,
+                                                                                 theta_init_sd=0.0)
     frozen = FrozenMask(model, node_masks(model, params))
     return fit(frozen, x_fit, y_fit, x_val, y_val, config, out_dir=out_dir, resume=resume, y_scale=y_scale,
                init_params=params, log=log)

@@ -212,6 +212,72 @@ def sgd(lr, momentum: float = 0.0, nesterov: bool = False, multipliers=None) -> 
     return Optimizer(init, update)
 
 
+def bernoulli_natural(lr, logit_cap: float = 30.0) -> Optimizer:
+    """Natural-gradient descent on Bernoulli logits ``theta`` (gamma = sigmoid(theta)), for the indicator
+    logits of the node-selection layer.                                                            (O-6)
+
+    The Fisher information of Bernoulli(sigmoid(theta)) in ``theta`` is ``gamma (1 - gamma)``, so the
+    natural-gradient step is ``theta_{t+1} = theta_t - alpha g_t / (gamma (1 - gamma))``, which equals
+    ``- alpha dL/dgamma``: every node moves in proportion to the size of its own signal (its weight KL against
+    the data's pull, docs/training.md), unlike Adam, whose step is about ``alpha`` for every coordinate whose
+    gradient keeps its sign. ``1 / (gamma (1 - gamma)) = 2 + 2 cosh(theta)`` is evaluated at ``theta`` clipped to
+    ``[-logit_cap, logit_cap]`` (no overflow in float32; beyond the cap a node is decided, gamma within 1e-13 of
+    0 or 1, and moves by the plain gradient times ``2 + 2 cosh(logit_cap)``). Holds no state.
+    """
+    schedule = _as_schedule(lr)
+    cap = _check_real("logit_cap", logit_cap, 0.0, 80.0, low_open=True, high_open=False)
+
+    def init(params):
+        return {}
+
+    def update(step, grads, state, params):
+        _check_same_keys(grads, params)
+        base = schedule(_check_step(step))
+        new_params = {}
+        for k, p in params.items():
+            xp = array_namespace(p, grads[k])
+            fisher_inv = 2.0 + 2.0 * xp.cosh(xp.clip(p, min=-cap, max=cap))
+            new_params[k] = xp.asarray(p - base * (grads[k] * fisher_inv))
+        return new_params, {}
+
+    return Optimizer(init, update)
+
+
+def by_group(optimizers: dict, group=None) -> Optimizer:
+    """One optimiser per parameter group: ``optimizers`` maps a group name (``group(name)``, by default
+    :func:`param_group`) to an :class:`Optimizer`; every parameter is updated by its group's optimiser, and the
+    state is the union of theirs, each key prefixed with its group (``"theta/"``, ``"rest/"`` ...). A group
+    absent from ``optimizers`` uses ``optimizers["rest"]``.
+
+        opt = by_group({"theta": bernoulli_natural(0.1), "rest": adam(1e-3)})
+    """
+    group = param_group if group is None else group
+    if not isinstance(optimizers, dict) or "rest" not in optimizers:
+        raise ValueError("optimizers: expected a dict group -> Optimizer with a 'rest' entry for the other groups")
+
+    def split(d):
+        parts = {}
+        for k, v in d.items():
+            g = group(k)
+            parts.setdefault(g if g in optimizers else "rest", {})[k] = v
+        return parts
+
+    def init(params):
+        return {f"{g}/{k}": v for g, part in split(params).items() for k, v in optimizers[g].init(part).items()}
+
+    def update(step, grads, state, params):
+        _check_same_keys(grads, params)
+        new_params, new_state = {}, {}
+        for g, part in split(params).items():
+            sub = {k[len(g) + 1:]: v for k, v in state.items() if k.startswith(g + "/")}
+            p, s = optimizers[g].update(step, {k: grads[k] for k in part}, sub, part)
+            new_params.update(p)
+            new_state.update({f"{g}/{k}": v for k, v in s.items()})
+        return new_params, new_state
+
+    return Optimizer(init, update)
+
+
 # ---- gradient utilities --------------------------------------------------------------------------
 def clip_by_global_norm(grads: dict, max_norm: float):
     """``(clipped, norm)`` with ``norm = sqrt(sum_k sum g_k^2)`` over every array of ``grads`` and

@@ -186,7 +186,7 @@ def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir
                             "lower the learning rate (--lr) or clip gradients with --clip-norm") from None
     selected = selection_record(result.history, config)
     metrics.update(selection=describe(config.select, config.flops_budget, len(prep.x_val) > 0,
-                                      selected.get("within_budget", True)),
+                                      selected.get("within_budget", True), config.select_tolerance),
                    selected=selected, train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history),
                    interrupted=result.interrupted)
     write_json(os.path.join(out_dir, METRICS), metrics)
@@ -201,13 +201,13 @@ def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir
 def selection_record(history: list, config: TrainConfig) -> dict:
     """``metrics.json``'s ``selected``: the rule, the selected epoch (:func:`refimpl.selection.selected_epoch`, from
     the history's validation fields; the final epoch without validation data) and that epoch's validation record."""
-    epoch = selected_epoch(history, config.select, config.flops_budget)
-    out = {"rule": config.select, "flops_budget": config.flops_budget}
+    epoch = selected_epoch(history, config.select, config.flops_budget, config.select_tolerance)
+    out = {"rule": config.select, "flops_budget": config.flops_budget, "tolerance": config.select_tolerance}
     if epoch is None:
         return {**out, "epoch": history[-1]["epoch"] if history else None}
     record = history[epoch - 1]
     fields = {k: v for k, v in record.items() if k.startswith("val_") or k in ("flops_kept", "nodes_kept")}
-    within = within_budget(selection_key(record, config.select, config.flops_budget))
+    within = config.select != "compressed" or within_budget(selection_key(record, config.select, config.flops_budget))
     return {**out, "epoch": epoch, "within_budget": within, **fields}
 
 

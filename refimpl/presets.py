@@ -29,7 +29,8 @@ PRESETS = {
                            "ss-gl": dict(parameterisation="non-centred")},
         "train": dict(optimizer="adam", lr=1e-3, batch_size=1024, lr_schedule="constant", clip_norm=None,
                       kl_anneal_epochs=0, lr_mult_theta=1.0, lr_mult_scales=1.0, lr_mult_weights=1.0,
-                      theta_init=THETA_INIT, train_samples=1, eval_samples=10, predictive_average="logits"),
+                      theta_init=THETA_INIT, theta_init_sd=0.0, theta_optimizer="adam", train_samples=1,
+                      eval_samples=10, predictive_average="logits", select="nll"),
         "data": dict(input_scaling="authors", val_fraction=0.0),
     },
 }

@@ -1,9 +1,10 @@
 """Model selection over epochs, read from the history records' validation fields only (never test data).
 
-The training loop (:func:`refimpl.train.fit`) keeps the parameters of the epoch whose :func:`selection_key` is
-the smallest so far; ties keep the earlier epoch. Two rules, ``TrainConfig.select``:
+The training loop (:func:`refimpl.train.fit`) keeps the parameters of the epoch :func:`update` takes. Three rules,
+``TrainConfig.select``; the first two keep the epoch whose :func:`selection_key` is the smallest so far (ties keep
+the earlier epoch):
 
-* ``"nll"`` (default): the lowest validation NLL of the Monte Carlo predictive, ``val_nll``. On real data this is
+* ``"nll"``: the lowest validation NLL of the Monte Carlo predictive, ``val_nll``. On real data this is
   usually an early, still unpruned epoch: the predictive's NLL is at its best before the indicators fall.
 * ``"compressed"``: the product of a node-sparse method is the compressed network (hidden nodes with
   ``gamma > 1/2`` kept, weights at the variational mean; PR-1, PR-2). Among the epochs whose compressed network
@@ -13,6 +14,14 @@ the smallest so far; ties keep the earlier epoch. Two rules, ``TrainConfig.selec
   lies within the budget, the epoch with the fewest FLOPs kept is held (ties: the better score), so a run whose
   network never gets small enough still selects something, and says so (``within_budget``).
 
+* ``"sparse"`` (default): the smallest compressed network that is about as good as the best: among the epochs whose
+  compressed validation score is within ``tolerance`` of the best compressed validation score so far (accuracy:
+  at least the best minus ``tolerance``, e.g. 0.01 = one point; regression: RMSE at most the best times ``1 +
+  tolerance``), the one with the fewest FLOPs kept (ties: the better score). Online, as the training loop needs
+  it: when a new best pushes the held epoch out of the tolerance, the new best epoch is held instead (it is within
+  its own tolerance), so the held epoch is always within the tolerance of the best of all epochs so far. A
+  budget-free rule (no data-set-specific FLOPs target), in the spirit of the one-standard-error rule of the lasso.
+
 In one key: ``(0, 0, score...)`` within the budget and ``(1, flops_kept, score...)`` outside it, compared
 lexicographically, with ``score`` = ``(-accuracy, nll)`` or ``(rmse,)``.
 
@@ -21,22 +30,20 @@ accuracy or lower RMSE is better), the accuracy-FLOPs trade-off a user chooses a
 """
 from __future__ import annotations
 
-from dataclasses import fields
+SELECT_RULES = ("nll", "compressed", "sparse")
+#: Options added to TrainConfig after runs had been saved, with the value that reproduces the behaviour before
+#: each existed; a saved configuration without them is completed with these (:func:`complete_train_config`).
+ADDED_OPTIONS = {"select": "nll", "flops_budget": 1.0, "rho_init": None, "theta_init_sd": 0.0,
+                 "theta_optimizer": "adam", "theta_lr": 0.03, "select_tolerance": 0.01}
 
-SELECT_RULES = ("nll", "compressed")
-#: Options added to TrainConfig after runs had been saved; a saved configuration without them had their defaults
-#: (which are the earlier behaviour), see :func:`complete_train_config`.
-ADDED_OPTIONS = ("select", "flops_budget")
 
-
-def complete_train_config(saved, config_class) -> dict:
+def complete_train_config(saved, config_class=None) -> dict:
     """``saved`` (a training configuration read from a checkpoint or run.json) with every option of
-    :data:`ADDED_OPTIONS` it lacks set to ``config_class``'s default, so that runs saved before those options
-    existed still resume with the default options (anything else is returned unchanged)."""
+    :data:`ADDED_OPTIONS` it lacks set to its earlier behaviour, so that runs saved before those options existed
+    resume as they were trained (anything else is returned unchanged; ``config_class`` is not used)."""
     if not isinstance(saved, dict):
         return saved
-    defaults = {f.name: f.default for f in fields(config_class) if f.name in ADDED_OPTIONS}
-    return {**defaults, **saved}
+    return {**ADDED_OPTIONS, **saved}
 
 
 def score_fields(record: dict) -> tuple[str, ...]:
@@ -66,29 +73,58 @@ def selection_key(record: dict, select: str, flops_budget: float = 1.0):
 
 
 def within_budget(key) -> bool:
-    """Whether a ``"compressed"`` key belongs to an epoch within the budget (an ``"nll"`` key always does)."""
+    """Whether a ``"compressed"`` key belongs to an epoch within the budget (``"nll"`` and ``"sparse"`` states
+    always do)."""
     return not isinstance(key, list) or key[0] == 0
 
 
-def selected_epoch(history: list, select: str, flops_budget: float = 1.0) -> int | None:
-    """The 1-based epoch :func:`refimpl.train.fit` selects from these records (the first smallest key), or
-    ``None`` when they hold no validation metrics (then the final epoch is selected)."""
-    best = best_key = None
-    for record in history:
-        if "val_nll" not in record or (select == "compressed" and "flops_kept" not in record):
-            continue
+def _within_tolerance(score: list, best: list, tolerance: float) -> bool:
+    if len(score) == 2:                        # [-accuracy, nll]
+        return -score[0] >= -best[0] - tolerance
+    return score[0] <= best[0] * (1.0 + tolerance)
+
+
+def update(state, record: dict, select: str, flops_budget: float = 1.0, tolerance: float = 0.01):
+    """One epoch of selection: ``(take, state)``, whether the training loop holds this epoch's parameters from now
+    on, and the new selection state (``None`` before the first epoch; JSON-serialisable: it is checkpointed).
+    ``"nll"`` and ``"compressed"``: the state is the held epoch's :func:`selection_key`, taken when strictly
+    smaller. ``"sparse"``: ``{"best": score of the best epoch so far, "held": [flops_kept, *score] of the held
+    epoch}`` (module docstring)."""
+    if select != "sparse":
         key = selection_key(record, select, flops_budget)
-        if best_key is None or key < best_key:
-            best, best_key = record["epoch"], key
-    return best
+        take = state is None or key < state
+        return take, (key if take else state)
+    score = _score(record)
+    best = score if state is None or score < state["best"] else state["best"]
+    held = [record["flops_kept"], *score]
+    take = (state is None or not _within_tolerance(state["held"][1:], best, tolerance)
+            or (_within_tolerance(score, best, tolerance) and held < state["held"]))
+    return take, {"best": best, "held": held if take else state["held"]}
 
 
-def describe(select: str, flops_budget: float, has_validation: bool, within: bool = True) -> str:
+def selected_epoch(history: list, select: str, flops_budget: float = 1.0, tolerance: float = 0.01) -> int | None:
+    """The 1-based epoch :func:`refimpl.train.fit` selects from these records (:func:`update` replayed), or
+    ``None`` when they hold no validation metrics (then the final epoch is selected)."""
+    epoch = state = None
+    for record in history:
+        if "val_nll" not in record or (select != "nll" and "flops_kept" not in record):
+            continue
+        take, state = update(state, record, select, flops_budget, tolerance)
+        if take:
+            epoch = record["epoch"]
+    return epoch
+
+
+def describe(select: str, flops_budget: float, has_validation: bool, within: bool = True,
+             tolerance: float = 0.01) -> str:
     """One line for ``metrics.json``'s ``selection``."""
     if not has_validation:
         return "final epoch (no validation data)"
     if select == "nll":
         return "lowest validation NLL"
+    if select == "sparse":
+        return (f"fewest FLOPs kept among epochs whose compressed network's validation score is within {tolerance:g} "
+                f"of the best (accuracy points; regression: a fraction of the best RMSE)")
     text = (f"best validation score (accuracy; regression: RMSE) of the compressed network among epochs with "
             f"FLOPs kept <= {flops_budget:g}")
     return text if within else text + "; no epoch was within the budget: the fewest FLOPs kept"

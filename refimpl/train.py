@@ -32,7 +32,8 @@ from .checkpoint import Checkpoint, check_compatible, load_checkpoint, remove_st
 from .evaluate import evaluate, network_metrics
 from .metrics import NonFiniteError, flops_kept
 from .prune import compress
-from .selection import SELECT_RULES, complete_train_config, selection_key, within_budget
+from . import selection
+from .selection import SELECT_RULES, complete_train_config, within_budget
 from .stable import sigmoid
 from .validation import check_arrays
 
@@ -42,8 +43,11 @@ HISTORY = "history.jsonl"
 
 @dataclass
 class TrainConfig:
-    """Training options. The optimiser's defaults are the authors' (Adam 1e-3, batch 1024, no clipping, no
-    annealing); the rest of their set-up is ``refimpl.presets.PRESETS["authors"]`` (docs/training.md)."""
+    """Training options. Adam 1e-3, batch 1024, no clipping and no annealing are the authors'; the node-selection
+    defaults are not: the indicator logits start staggered (``theta_init_sd``) and move by the natural-gradient
+    step (O-6), and the selected epoch is the sparsest compressed network near the best (``select="sparse"``), as
+    measured in docs/training.md ("Robust node selection"). ``refimpl.presets.PRESETS["authors"]`` restores the
+    authors' whole set-up."""
 
     epochs: int = 100
     batch_size: int = 1024
@@ -59,6 +63,10 @@ class TrainConfig:
     lr_mult_scales: float = 1.0
     lr_mult_weights: float = 1.0
     theta_init: float | None = None         # override the authors' logit(0.99) initial inclusion logit
+    rho_init: float | None = None           # override the authors' initial rho = -6 of every weight and bias
+    theta_init_sd: float = 2.0              # spread of the initial logits: theta + theta_init_sd * N(0, 1) per node
+    theta_optimizer: str = "natural"        # "adam" (theta as every parameter) | "natural" (O-6, rate theta_lr)
+    theta_lr: float = 0.03                  # theta_optimizer="natural": the natural-gradient step size
     train_samples: int = 1                  # Monte Carlo samples per step
     eval_samples: int = 10                  # Monte Carlo samples for validation predictions
     eval_batch_size: int = 4096
@@ -67,8 +75,9 @@ class TrainConfig:
     seed: int = 0
     predictive_average: str = "probs"       # "probs" (default) | "logits" (the authors)
     fused: bool = True                      # the fused NumPy step (refimpl/fused.py); False: the reference path
-    select: str = "nll"                     # model selection: "nll" | "compressed" (refimpl/selection.py)
+    select: str = "sparse"                  # model selection: "nll" | "compressed" | "sparse" (refimpl/selection.py)
     flops_budget: float = 1.0               # select="compressed": largest fraction of the dense FLOPs kept
+    select_tolerance: float = 0.01          # select="sparse": accuracy points (regression: fraction of the RMSE)
 
     def __post_init__(self):
         ints = {"epochs": 1, "batch_size": 1, "train_samples": 1, "eval_samples": 1, "eval_batch_size": 1,
@@ -77,7 +86,15 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{name}: expected an integer >= {low}, got {v!r}")
-        for name in ("lr", "lr_mult_theta", "lr_mult_scales", "lr_mult_weights", "lr_decay_factor"):
+        if self.rho_init is not None and (isinstance(self.rho_init, bool) or not isinstance(self.rho_init, (int, float))
+                                          or not math.isfinite(self.rho_init)):
+            raise ValueError(f"rho_init: expected a finite number (sigma = softplus(rho), e.g. -4 for 0.018) or None, "
+                             f"got {self.rho_init!r}")
+        if isinstance(self.theta_init_sd, bool) or not isinstance(self.theta_init_sd, (int, float)) \
+                or not (math.isfinite(self.theta_init_sd) and self.theta_init_sd >= 0):
+            raise ValueError(f"theta_init_sd: expected a finite number >= 0 (0: every node starts at the same logit), "
+                             f"got {self.theta_init_sd!r}")
+        for name in ("lr", "theta_lr", "lr_mult_theta", "lr_mult_scales", "lr_mult_weights", "lr_decay_factor"):
             v = getattr(self, name)
             is_num = isinstance(v, (int, float)) and not isinstance(v, bool)
             low_ok = is_num and (v >= 0 if name.startswith("lr_mult") else v > 0)   # a multiplier of 0 freezes its group
@@ -85,6 +102,9 @@ class TrainConfig:
                 raise ValueError(f"{name}: expected a finite number {'>= 0' if name.startswith('lr_mult') else '> 0'}, got {v!r}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer: unknown {self.optimizer!r}; choose 'adam' or 'sgd'")
+        if self.theta_optimizer not in ("adam", "natural"):
+            raise ValueError(f"theta_optimizer: unknown {self.theta_optimizer!r}; choose 'adam' (theta stepped by the "
+                             "main optimiser) or 'natural' (the natural-gradient step of docs/derivations.md (O-6))")
         if self.lr_schedule not in ("constant", "step", "cosine"):
             raise ValueError(f"lr_schedule: unknown {self.lr_schedule!r}; choose 'constant', 'step' or 'cosine'")
         if self.predictive_average not in ("probs", "logits"):
@@ -100,13 +120,18 @@ class TrainConfig:
         if self.patience is not None and (isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 1):
             raise ValueError(f"patience: expected an integer >= 1 or None, got {self.patience!r}")
         if self.select not in SELECT_RULES:
-            raise ValueError(f"select: unknown {self.select!r}; choose 'nll' (the lowest validation NLL of the predictive) "
-                             "or 'compressed' (the compressed network's best validation score within flops_budget)")
+            raise ValueError(f"select: unknown {self.select!r}; choose 'nll' (the lowest validation NLL of the predictive), "
+                             "'compressed' (the compressed network's best validation score within flops_budget) or "
+                             "'sparse' (the fewest FLOPs within select_tolerance of the best compressed score)")
         fb = self.flops_budget
         if isinstance(fb, bool) or not isinstance(fb, (int, float)) or not 0.0 < fb <= 1.0:
             raise ValueError(f"flops_budget: expected the largest fraction of the dense network's FLOPs the selected "
                              f"compressed network may keep, a number in (0, 1], got {fb!r}")
-        if self.select == "nll" and fb != 1.0:
+        tol = self.select_tolerance
+        if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (math.isfinite(tol) and tol >= 0):
+            raise ValueError(f"select_tolerance: expected a number >= 0 (accuracy points, e.g. 0.01; regression: a "
+                             f"fraction of the best RMSE), got {tol!r}")
+        if self.select != "compressed" and fb != 1.0:
             raise ValueError(f"flops_budget: {fb!r} applies only with select='compressed' (--select compressed); add "
                              "it, or drop flops_budget")
         if not isinstance(self.fused, bool):
@@ -138,9 +163,13 @@ def _optimizer(config: TrainConfig, steps_per_epoch: int):
         lr = optim.cosine(config.lr, total)
     mult = optim.group_multipliers(theta=config.lr_mult_theta, scales=config.lr_mult_scales,
                                    weights=config.lr_mult_weights)
-    if config.optimizer == "adam":
-        return optim.adam(lr=lr, multipliers=mult), lr
-    return optim.sgd(lr=lr, momentum=config.momentum, multipliers=mult), lr
+    main = (optim.adam(lr=lr, multipliers=mult) if config.optimizer == "adam"
+            else optim.sgd(lr=lr, momentum=config.momentum, multipliers=mult))
+    if config.theta_optimizer == "adam":
+        return main, lr
+    # theta follows the main schedule's shape, scaled to theta_lr (and by lr_mult_theta: 0 freezes it)
+    rate = config.theta_lr * config.lr_mult_theta / config.lr
+    return optim.by_group({"theta": optim.bernoulli_natural(lambda step: rate * lr(step)), "rest": main}), lr
 
 
 class _SignalFlag:
@@ -162,6 +191,22 @@ class _SignalFlag:
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def spread_logits(params: dict, sd: float, seed: int, backend) -> dict:
+    """``theta + sd * N(0, 1)`` for every node's logit, drawn from a generator of its own (seeded by ``[seed,
+    1]``, so the training stream is the same with and without it). Staggers the nodes' times of reaching
+    ``gamma = 1/2``: with identical logits every node of a layer crosses at once (docs/training.md, "Why nodes
+    are pruned in lockstep")."""
+    rng = np.random.default_rng([seed, 1])
+    out = {}
+    for k in sorted(params):
+        v = params[k]
+        if k.endswith(".theta"):
+            host = backend.to_numpy(v)
+            v = backend.asarray(host + sd * rng.standard_normal(host.shape))
+        out[k] = v
+    return {k: out[k] for k in params}
 
 
 def nodes_kept(model, params, threshold: float = 0.5) -> list[int]:
@@ -212,8 +257,9 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
         raise ValueError("select: 'compressed' ranks epochs by the compressed network's validation score, and there "
                          "is no validation data; hold some out (--val-fraction > 0, or pass x_val and y_val), or "
                          "select 'nll'")
-    if init_params is not None and config.theta_init is not None:
-        raise ValueError("theta_init: sets the logits of freshly drawn parameters, and init_params are given; drop one")
+    for name in ("theta_init", "rho_init"):
+        if init_params is not None and getattr(config, name) is not None:
+            raise ValueError(f"{name}: sets a part of freshly drawn parameters, and init_params are given; drop one")
     if out_dir is not None:
         rundir.make_dir(out_dir, "out_dir")     # a file, or no permission: say so before training
         remove_stale_temporaries(out_dir)
@@ -240,6 +286,11 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
         if config.theta_init is not None:
             params = {k: (b.asarray(np.full(v.shape, config.theta_init)) if k.endswith(".theta") else v)
                       for k, v in params.items()}
+        if config.rho_init is not None:
+            params = {k: (b.asarray(np.full(v.shape, config.rho_init)) if k.endswith(("w_rho", "b_rho")) else v)
+                      for k, v in params.items()}
+        if config.theta_init_sd > 0:
+            params = spread_logits(params, config.theta_init_sd, config.seed, b)
         state = dict(params=params, opt_state=opt.init(params), best_params=dict(params), epoch=0, step=0,
                      perm=np.zeros(0, np.int64), sums={}, best=None, bad_epochs=0, history=[], done=False)
     if out_dir:
@@ -313,10 +364,10 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
                                         f"validation predictions ({exc}); {_lower_lr(config)}") from None
                 record.update({f"val_{k}": v for k, v in metrics.items()})
                 record.update({f"val_compressed_{k}": v for k, v in compressed.items()})
-                key = selection_key(record, config.select, config.flops_budget)    # validation fields only
-                improved = state["best"] is None or key < state["best"]
+                improved, state["best"] = selection.update(state["best"], record, config.select,   # validation
+                                                           config.flops_budget, config.select_tolerance)  # fields only
                 if improved:
-                    state["best"], state["best_params"], state["bad_epochs"] = key, dict(state["params"]), 0
+                    state["best_params"], state["bad_epochs"] = dict(state["params"]), 0
                 elif within_budget(state["best"]):      # patience counts once an epoch within the budget is held
                     state["bad_epochs"] += 1
                 if config.patience is not None and state["bad_epochs"] >= config.patience:

@@ -28,7 +28,7 @@ from refimpl.data import Standardiser, teacher_classification, teacher_regressio
 from refimpl.finetune import FrozenMask, finetune
 from refimpl.metrics import flops_kept
 from refimpl.prune import node_masks
-from refimpl.selection import front, selected_epoch, selection_key
+from refimpl.selection import ADDED_OPTIONS, front, selected_epoch, selection_key
 from refimpl.train import TrainConfig, fit
 
 from helpers import randomise
@@ -36,7 +36,8 @@ from helpers import randomise
 WIDTHS = [4, 8, 8, 3]
 # theta moves ~ lr * lr_mult_theta = 0.2 per Adam step from logit(0.99) = 4.6, 6 steps per epoch: the first three
 # epochs keep every node, then most leave (SS-IG: [2, 2] after epoch 4); the tests check this as preconditions
-CONFIG = dict(epochs=8, batch_size=50, lr=0.01, lr_mult_theta=20.0, eval_samples=2, seed=1)
+CONFIG = dict(epochs=8, batch_size=50, lr=0.01, lr_mult_theta=20.0, eval_samples=2, seed=1, theta_optimizer="adam",
+              theta_init_sd=0.0, select="nll")     # Adam on theta and identical logits, as before 2026-12-05
 
 
 def classification_data():
@@ -166,7 +167,7 @@ def test_a_checkpoint_saved_before_select_existed_resumes_with_the_default(tmp_p
     first = fit(model, *classification_data(), TrainConfig(**{**CONFIG, "epochs": 2}), out_dir=str(tmp_path), log=None)
     path = str(tmp_path / "checkpoint.npz")
     ckpt = load_checkpoint(path)
-    for key in ("select", "flops_budget"):
+    for key in ADDED_OPTIONS:
         del ckpt.meta["train_config"][key]
     meta = {k: v for k, v in ckpt.meta.items() if k not in ("format", "version")}
     save_checkpoint(path, params=ckpt.params, opt_state=ckpt.opt_state, best_params=ckpt.best_params, perm=ckpt.perm,
@@ -180,14 +181,15 @@ def test_a_checkpoint_saved_before_select_existed_resumes_with_the_default(tmp_p
 
 
 def strip_added_options(run_dir):
-    """Make ``run_dir`` look as if written before ``select`` and ``flops_budget`` existed."""
+    """Make ``run_dir`` look as if written before the options of ``ADDED_OPTIONS`` (select, flops_budget, the
+    node-selection options of 2026-12-05) existed."""
     path = run_dir / "run.json"
     run_json = json.loads(path.read_text())
-    for key in ("select", "flops_budget"):
+    for key in ADDED_OPTIONS:
         del run_json["train"][key]
     path.write_text(json.dumps(run_json))
     ckpt = load_checkpoint(str(run_dir / "checkpoint.npz"))
-    for key in ("select", "flops_budget"):
+    for key in ADDED_OPTIONS:
         del ckpt.meta["train_config"][key]
     save_checkpoint(str(run_dir / "checkpoint.npz"), params=ckpt.params, opt_state=ckpt.opt_state,
                     best_params=ckpt.best_params, perm=ckpt.perm,
@@ -196,16 +198,17 @@ def strip_added_options(run_dir):
 
 def test_runs_saved_before_select_existed_resume_and_are_skipped(tmp_path):
     """``train --resume`` (run.json and checkpoint compared) and the experiments' resumable fits (run.json
-    compared) take a saved configuration without the new options as one with their defaults."""
+    compared) take a saved configuration without the new options as one with their earlier behaviour (ADDED_OPTIONS)."""
     import experiments.common as common
+    legacy = dict(epochs=1, batch_size=512, eval_samples=2, select="nll", theta_optimizer="adam", theta_init_sd=0.0)
     args = dict(data_spec={"name": "teacher-classification"}, model_kw={"prior": "ss-ig"}, hidden=[4],
-                config=TrainConfig(epochs=1, batch_size=512, eval_samples=2), out_dir=str(tmp_path / "a"), log=None)
+                config=TrainConfig(**legacy), out_dir=str(tmp_path / "a"), log=None)
     first = pipeline.train_run(**args)
     strip_added_options(tmp_path / "a")
     again = pipeline.train_run(**args, resume=True)
     assert again["test"] == first["test"]
     ds = pipeline.load_data({"name": "teacher-classification"})
-    config = TrainConfig(epochs=1, batch_size=512, eval_samples=2)
+    config = TrainConfig(**legacy)
     fitted = common.fit_once(str(tmp_path / "b"), ds, {"name": "teacher-classification"}, [4], {"prior": "ss-ig"},
                              config, log=None)
     strip_added_options(tmp_path / "b")
@@ -213,7 +216,9 @@ def test_runs_saved_before_select_existed_resume_and_are_skipped(tmp_path):
                            config, log=None) == json.loads(json.dumps(fitted))     # finished: skipped, not refused
     with pytest.raises(ValueError, match="other options"):
         common.fit_once(str(tmp_path / "b"), ds, {"name": "teacher-classification"}, [4], {"prior": "ss-ig"},
-                        TrainConfig(epochs=1, batch_size=512, eval_samples=2, select="compressed"), log=None)
+                        TrainConfig(**{**legacy, "select": "compressed"}), log=None)
+    with pytest.raises(ValueError, match="other options"):      # today's defaults are not the saved run's
+        pipeline.train_run(**{**args, "config": TrainConfig(epochs=1, batch_size=512, eval_samples=2)}, resume=True)
 
 
 # ---------------------------------------------------------------- the selection rule
@@ -359,7 +364,8 @@ def test_command_line_selects_within_the_budget_writes_the_front_and_fine_tunes(
     out = tmp_path / "run"
     argv = ["train", "--data", "teacher-classification", "--hidden", "8", "8", "--prior", "ss-ig", "--epochs", "6",
             "--batch-size", "128", "--lr", "0.01", "--lr-mult-theta", "20", "--eval-samples", "2",
-            "--select", "compressed", "--flops-budget", "0.6", "--quiet", "--out", str(out)]
+            "--select", "compressed", "--flops-budget", "0.6", "--theta-optimizer", "adam", "--theta-init-sd", "0",
+            "--quiet", "--out", str(out)]
     assert main(argv) == 0
     read = lambda p: json.loads(p.read_text())  # noqa: E731
     metrics, run_json = read(out / "metrics.json"), read(out / "run.json")
@@ -419,7 +425,7 @@ def test_the_finetune_command_documents_its_options():
         if action.dest != "help":
             assert action.help and ("default" in action.help or "required" in action.help), action.option_strings
     train = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    assert "(default: nll)" in train and "(default: 1.0)" in train
+    assert "(default: sparse)" in train and "(default: 1.0)" in train
 
 
 # ---------------------------------------------------------------- the frozen mask

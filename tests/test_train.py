@@ -33,7 +33,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A tiny problem: 72 training rows in batches of 16 -> 5 steps per epoch (the last one a partial batch of 8).
 MODEL = dict(widths=[3, 5, 4, 1], prior="ss-gl", activation="tanh")
-CONFIG = dict(epochs=4, batch_size=16, lr=1e-2, seed=3, eval_samples=3, train_samples=2, checkpoint_every=1)
+CONFIG = dict(epochs=4, batch_size=16, lr=1e-2, seed=3, eval_samples=3, train_samples=2, checkpoint_every=1,
+              theta_optimizer="adam", theta_init_sd=0.0, select="nll")   # the loop under the pre-2026-12-05 defaults
 STEPS_PER_EPOCH = 5
 
 
@@ -487,7 +488,8 @@ def test_zero_theta_multiplier_freezes_the_indicator_logits():
     """lr_mult_theta = 0 is allowed: it freezes theta (the other groups still move)."""
     d = teacher_regression(n_train=200, n_test=50, rng=0)
     model = NodeSparseBNN([d.n_features, 6, 1], prior="ss-ig", lam=0.3)
-    result = fit(model, d.x_train, d.y_train, config=TrainConfig(epochs=2, batch_size=50, lr_mult_theta=0.0), log=None)
+    result = fit(model, d.x_train, d.y_train, config=TrainConfig(epochs=2, batch_size=50, lr_mult_theta=0.0,
+                                                                   theta_init_sd=0.0), log=None)
     init = model.init_params(np.random.default_rng(0))
     assert np.array_equal(result.params["0.theta"], init["0.theta"])
     assert not np.array_equal(result.params["0.w_mu"], init["0.w_mu"])
