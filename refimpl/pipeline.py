@@ -247,7 +247,8 @@ def restore(out_dir: str, data_spec: dict | None = None):
             raise ValueError(f"out: {os.path.join(out_dir, RUN)} records another mask than its checkpoint's theta "
                              "gives; the directory mixes two runs: fine-tune again with --overwrite")
         model = FrozenMask(model, masks)
-    config = TrainConfig(**{k: (tuple(v) if k == "lr_decay_epochs" else v) for k, v in run["train"].items()})
+    saved = complete_train_config(run["train"])     # a run saved before an option existed: its earlier behaviour
+    config = TrainConfig(**{k: (tuple(v) if k == "lr_decay_epochs" else v) for k, v in saved.items()})
     ds = load_data(datasets.tabular.inherit(data_spec, run["data"]) if data_spec else run["data"])
     task = "regression" if model.likelihood == "gaussian" else "classification"
     if ds.task != task or (task == "classification" and ds.n_classes != model.widths[-1]):

@@ -24,12 +24,13 @@ from refimpl.train import TrainConfig, fit
 
 # ---- (O-6) the natural-gradient step ---------------------------------------------------------------------------
 def test_natural_step_divides_by_bernoulli_fisher():
-    theta = np.array([-8.0, -1.0, 0.0, 0.5, 4.6, 12.0])
+    theta = np.array([-8.0, -1.0, 0.0, 0.5, 4.6, 9.5])
     g = np.array([1e-4, -0.02, 0.3, -0.1, 0.01, 2e-6])
     new, state = bernoulli_natural(0.1).update(0, {"0.theta": g}, {}, {"0.theta": theta})
     gamma = expit(theta)
     expected = theta - 0.1 * g / (gamma * (1.0 - gamma))
-    # 2 + 2 cosh(t) and 1 / (gamma (1 - gamma)) are the same number up to a few ulps of e^|t| (<= 1.7e5 here)
+    assert np.all(np.abs(expected - theta) < 1.0), "precondition: no step reaches the clip"
+    # 2 + 2 cosh(t) and 1 / (gamma (1 - gamma)) are the same number up to a few ulps of e^|t| (<= 1.3e4 here)
     np.testing.assert_allclose(new["0.theta"], expected, rtol=1e-12, atol=0)
     assert state == {}
 
@@ -46,13 +47,16 @@ def test_natural_step_is_minus_lr_times_gradient_in_gamma():
     np.testing.assert_allclose(theta - new["t.theta"], 0.05 * df_dgamma, rtol=1e-8)
 
 
-def test_natural_step_caps_the_logit_and_stays_finite_in_float32():
-    theta = np.array([-300.0, 40.0, 300.0], dtype=np.float32)
-    g = np.array([1.0, -1.0, 1e-30], dtype=np.float32)
-    new, _ = bernoulli_natural(1e-3, logit_cap=30.0).update(0, {"0.theta": g}, {}, {"0.theta": theta})
+def test_natural_step_caps_the_logit_and_clips_the_step():
+    theta = np.array([-300.0, -25.0, 40.0, 300.0, 0.0, 2.0], dtype=np.float32)
+    g = np.array([1.0, 1e-4, -1e-6, 1e-30, 600.0, -100.0], dtype=np.float32)
+    new, _ = bernoulli_natural(1e-3, logit_cap=10.0, max_step=1.0).update(0, {"0.theta": g}, {}, {"0.theta": theta})
     assert new["0.theta"].dtype == np.float32 and np.all(np.isfinite(new["0.theta"]))
-    factor = 2 + 2 * np.cosh(30.0)                  # beyond the cap: the plain gradient times this factor
-    np.testing.assert_allclose(new["0.theta"], theta - 1e-3 * g * factor, rtol=1e-6)   # float32 rounding
+    factor = 2 + 2 * np.cosh(10.0)                  # beyond the cap: the plain gradient times this factor
+    raw = 1e-3 * g.astype(float) * np.where(np.abs(theta) > 10, factor, 2 + 2 * np.cosh(theta.astype(float)))
+    expected = theta - np.clip(raw, -1.0, 1.0)
+    assert np.abs(raw[0]) > 1 and np.abs(raw[4]) > 1 and np.abs(raw[1]) < 1, "precondition: clipped and free steps"
+    np.testing.assert_allclose(new["0.theta"], expected, rtol=1e-6)   # float32 rounding of theta - step
 
 
 def test_by_group_steps_each_group_by_its_optimiser():
@@ -173,3 +177,26 @@ def test_training_holds_the_epoch_the_rule_selects():
     again = fit(model, x[:240], y[:240], x[240:], y[240:], TrainConfig(**{**cfg, "epochs": epoch}), log=None)
     for k in result.best_params:
         np.testing.assert_array_equal(result.best_params[k], again.params[k])
+
+
+def test_end_to_end_the_defaults_prune_without_emptying_a_layer(tmp_path):
+    """``refimpl train`` with its defaults (natural step, staggered logits, the sparse rule; only the step size
+    raised so that 30 epochs of a 2,000-row set are enough) selects a small network with every layer non-empty,
+    as accurate on the test set as the same run with the logits held still."""
+    from refimpl.cli import main
+    import json
+
+    def train(out, *extra):
+        argv = ["train", "--data", "teacher-classification", "--hidden", "16", "16", "--prior", "ss-gl", "--epochs",
+                "30", "--batch-size", "64", "--eval-samples", "2", "--quiet", "--out", str(out), *extra]
+        assert main(argv) == 0
+        return json.loads((out / "metrics.json").read_text())
+
+    sparse = train(tmp_path / "sparse", "--theta-lr", "1")
+    still = train(tmp_path / "still", "--theta-lr", "1e-9", "--theta-init-sd", "0")
+    assert still["nodes_kept"] == [16, 16]                                       # precondition: nothing pruned
+    assert sparse["selected"]["rule"] == "sparse" and all(k >= 1 for k in sparse["nodes_kept"])
+    assert sparse["flops_kept"]["fraction_kept"] <= 0.25
+    # 4,000 test rows at ~54% accuracy: one standard error of a difference is sqrt(2 * .25 / 4000) = 1.1 points;
+    # 3 points is 2.7 of them
+    assert sparse["compressed_test"]["accuracy"] >= still["compressed_test"]["accuracy"] - 0.03
