@@ -3,7 +3,8 @@
     python -m benchmarks [--quick] [--out out/benchmarks.json] [--doc docs/performance.md] [--threads 1]
 
 Sections (``--sections``, default all): ``step`` (one loss+gradient step: ours, ours_reference, autograd,
-PyTorch), ``roofline`` (matrix products alone against the step and the GEMM peak), ``scaling`` (batch
+PyTorch), ``train`` (the whole training step -- noise, loss and gradients, optimiser update -- and the epoch,
+each as its implementation's user runs it: ``benchmarks/train_step.py``), ``roofline`` (matrix products alone against the step and the GEMM peak), ``scaling`` (batch
 and width sweeps, peak memory), ``inference`` (compressed against dense latency). ``--quick`` runs tiny
 sizes with few repeats, for CI (seconds), and writes its report next to ``--out`` unless ``--doc`` is
 given, so that a smoke run never overwrites the measured tables in ``docs/performance.md``.
@@ -24,14 +25,17 @@ import os
 import time
 from pathlib import Path
 
-from . import inference, report, roofline, scaling, step
+from . import inference, report, roofline, scaling, step, train_step
 from .timing import machine, set_threads
 
-SECTIONS = ("step", "roofline", "scaling", "inference")
+SECTIONS = ("step", "train", "roofline", "scaling", "inference")
 ROOT = Path(__file__).resolve().parents[1]
 
 FULL = dict(
     step=dict(archs=[[784, 400, 400, 10], [784, 1000, 1000, 10]], batches=[128, 1024], dtypes=["float32", "float64"]),
+    # Fashion-MNIST's shape: 60000 rows less the trainer's 10% validation split; 53 steps of 1024 per epoch
+    train=dict(widths=[784, 400, 400, 10], batch=1024, dtypes=["float32", "float64"],
+               epoch=dict(n_train=54000, n_val=6000, repeats=3, warmup=1, priors=["ss-ig", "ss-gl", "ss-ghs"])),
     roofline=dict(archs=[[784, 400, 400, 10], [784, 1000, 1000, 10]], batch=1024, dtypes=["float32", "float64"], peak_n=2048),
     scaling=dict(widths=[784, 400, 400, 10], batches=[32, 64, 128, 256, 512, 1024, 2048, 4096],
                  width_values=[50, 100, 200, 400, 800, 1600], width_batch=256, dtype="float64", prior="ss-ig"),
@@ -41,6 +45,8 @@ FULL = dict(
 )
 QUICK = dict(
     step=dict(archs=[[20, 16, 16, 3]], batches=[32], dtypes=["float64"]),
+    train=dict(widths=[20, 16, 16, 3], batch=32, dtypes=["float32", "float64"],
+               epoch=dict(n_train=128, n_val=64, repeats=2, warmup=1)),
     roofline=dict(archs=[[20, 16, 16, 3]], batch=32, dtypes=["float64"], peak_n=128),
     scaling=dict(widths=[20, 16, 16, 3], batches=[8, 16, 32], width_values=[8, 16, 32], width_batch=16,
                  dtype="float64", prior="ss-ig"),
@@ -108,6 +114,10 @@ def main(argv=None) -> dict:
             results["step_threads"] = {"threads": args.also_threads, "rows": step.run(
                 [[784, 400, 400, 10]], [1024], c["dtypes"], repeats=repeats, warmup=warmup, clock="wall", log=log)}
             set_threads(args.threads)
+    if "train" in args.sections:
+        c = cfg["train"]
+        results["train"] = train_step.run(c["widths"], c["batch"], c["dtypes"], repeats=repeats, warmup=warmup,
+                                          epoch=c["epoch"], clock=clock, log=log)
     if "roofline" in args.sections:
         c = cfg["roofline"]
         results["roofline"] = [row for widths in c["archs"] for row in roofline.run(

@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT")
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT",
+              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")   # the last two choose and tune OpenBLAS's kernels
 
 
 def set_threads(n: int) -> dict:

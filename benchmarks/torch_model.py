@@ -141,13 +141,14 @@ def _scales(cfg, p, noise, n_layers):
 
 
 # ---- the loss -----------------------------------------------------------------------------------------
-def loss(cfg, p, x, y, noise, n_data: int):
-    """``-ELBO/N`` (E-1) as a 0-d tensor: ``p``, ``noise``: dicts of tensors with refimpl's names and
-    shapes; ``x`` ``(B, k_0)``; ``y`` ``(B, K)`` targets or ``(B,)`` integer labels."""
+def forward(cfg, p, x, noise, with_kl: bool = True):
+    """``(h, kl)``: the network outputs ``(S, B, K)`` of the noise samples (N-1) and the whole KL of (E-1)
+    (``0.0`` when ``with_kl`` is false, e.g. for predictions). Arguments as :func:`loss`."""
     widths, prior = cfg["widths"], cfg["prior"]
     n_layers = len(widths) - 1
     act, sigma0 = ACT[cfg["activation"]], cfg["sigma0"]
     scales, moments, kl = _scales(cfg, p, noise, n_layers)
+    kl = kl if with_kl else 0.0
     h = x
     for l in range(n_layers):
         mu_w, mu_b = p[f"{l}.w_mu"], p[f"{l}.b_mu"]
@@ -155,7 +156,8 @@ def loss(cfg, p, x, y, noise, n_data: int):
         W = mu_w + sigma_w * noise[f"{l}.eps_w"]                        # (V-1)  (S, k_in, k_out)
         b = mu_b + sigma_b * noise[f"{l}.eps_b"]                        #        (S, k_out)
         mult = scales[l]
-        kl_node = node_weight_kl(mu_w, sigma_w, mu_b, sigma_b, sigma0, *(moments[l] or (None, None)))
+        kl_node = (node_weight_kl(mu_w, sigma_w, mu_b, sigma_b, sigma0, *(moments[l] or (None, None)))
+                   if with_kl else 0.0)
         if prior != "gaussian" and l < n_layers - 1:                    # hidden spike-and-slab layer
             theta = p[f"{l}.theta"]
             u = noise[f"{l}.u"]
@@ -163,14 +165,22 @@ def loss(cfg, p, x, y, noise, n_data: int):
             soft = torch.sigmoid(logits / cfg["temperature"])
             z = soft if cfg["relaxation"] == "concrete" else ((logits > 0).to(soft.dtype) - soft).detach() + soft
             mult = z if mult is None else z * mult                      # (P-1)
-            log_lam, log_1m_lam = cfg["log_lams"][l]
-            kl = kl + kl_bernoulli_logit(theta, log_lam, log_1m_lam).sum() + (torch.sigmoid(theta) * kl_node).sum()
-        else:
+            if with_kl:
+                log_lam, log_1m_lam = cfg["log_lams"][l]
+                kl = kl + kl_bernoulli_logit(theta, log_lam, log_1m_lam).sum() + (torch.sigmoid(theta) * kl_node).sum()
+        elif with_kl:
             kl = kl + kl_node.sum()
         if mult is not None:
             W, b = mult[:, None, :] * W, mult * b
         a = torch.matmul(h, W) + b[:, None, :]                          # (N-1)  (S, B, k_out)
         h = act(a) if l < n_layers - 1 else a
+    return h, kl
+
+
+def loss(cfg, p, x, y, noise, n_data: int):
+    """``-ELBO/N`` (E-1) as a 0-d tensor: ``p``, ``noise``: dicts of tensors with refimpl's names and
+    shapes; ``x`` ``(B, k_0)``; ``y`` ``(B, K)`` targets or ``(B,)`` integer labels."""
+    h, kl = forward(cfg, p, x, noise)
     S, B, K = h.shape
     if cfg["likelihood"] == "gaussian":                                 # (L-1)
         log_se = p["log_sigma_e"] if cfg["sigma_e"] is None else torch.tensor(math.log(cfg["sigma_e"]), dtype=h.dtype)

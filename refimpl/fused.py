@@ -12,11 +12,12 @@ allocates several full-size temporaries, and fresh large arrays cost page faults
 to the system between uses). Here, and nowhere else:
 
 1. ``sigma = softplus(rho)`` and ``sigmoid(rho)`` of each weight are computed once per step from one
-   ``exp(-|rho|)``, and ``log sigma``, ``d log sigma / d rho`` from them (F-1, F-2;
-   :func:`softplus_and_sigmoid`, :func:`log_softplus_given`, :func:`d_log_softplus_given`, each bitwise
-   equal to its function in ``stable``);
-2. the activation derivative psi'(a) is computed in the forward pass from the same sigmoid
-   (:func:`activation_and_derivative`, bitwise equal to ``(psi(a), d_psi(a))``);
+   ``exp(-|rho|)`` (the sigmoid's numerator too: ``max([rho >= 0], e)``, no second ``exp``), and ``log sigma``,
+   ``d log sigma / d rho`` from them, with one check of the -30 switch per ``rho`` (F-1, F-2;
+   :func:`softplus_and_sigmoid`, :func:`switch_idle`, :func:`log_softplus_given`, :func:`d_log_softplus_given`,
+   each bitwise equal to its function in ``stable``);
+2. the activation derivative psi'(a) is computed in the forward pass from the same sigmoid, in the sigmoid's
+   own array (:func:`activation_and_derivative`, bitwise equal to ``(psi(a), d_psi(a))``);
 3. element-wise work writes into arrays the step owns (``out=``, in-place operators) instead of
    allocating temporaries;
 4. the KL gradients of the Gaussian factors (P-2, KL-5) are added into the likelihood gradients in
@@ -55,18 +56,25 @@ def softplus_and_sigmoid(rho):
     return sigma, _sigmoid_from(rho, e)
 
 
-def log_softplus_given(rho, sigma):
-    """``stable.log_softplus(rho)`` (bitwise) from ``sigma = softplus(rho)``: ``log sigma``, ``rho`` below -30. (F-1)"""
-    if float(np.min(rho, initial=np.inf)) > _LOG_SOFTPLUS_SWITCH:      # the usual case: the switch is idle
+def switch_idle(rho) -> bool:
+    """True when no entry of ``rho`` is at or below the -30 switch of ``stable.log_softplus`` (the usual
+    case): one pass over ``rho``, shared by :func:`log_softplus_given` and :func:`d_log_softplus_given`."""
+    return float(np.min(rho, initial=np.inf)) > _LOG_SOFTPLUS_SWITCH
+
+
+def log_softplus_given(rho, sigma, idle=None):
+    """``stable.log_softplus(rho)`` (bitwise) from ``sigma = softplus(rho)``: ``log sigma``, ``rho`` below -30.
+    ``idle``: :func:`switch_idle` of ``rho`` if known. (F-1)"""
+    if switch_idle(rho) if idle is None else idle:      # the usual case: the switch is idle
         return np.log(sigma)
     above = rho > _LOG_SOFTPLUS_SWITCH
     return np.where(above, np.log(np.where(above, sigma, 1.0)), rho)   # log() never sees an underflowed 0
 
 
-def d_log_softplus_given(rho, sigma, sig, out=None):
+def d_log_softplus_given(rho, sigma, sig, out=None, idle=None):
     """``stable.d_log_softplus(rho)`` (bitwise) from ``sigma`` and ``sig = sigmoid(rho)``: ``sig / sigma``,
-    1 below -30. (F-1)"""
-    if float(np.min(rho, initial=np.inf)) > _LOG_SOFTPLUS_SWITCH:
+    1 below -30. ``idle`` as in :func:`log_softplus_given`. (F-1)"""
+    if switch_idle(rho) if idle is None else idle:
         return np.divide(sig, sigma, out=out)
     above = rho > _LOG_SOFTPLUS_SWITCH
     return np.where(above, sig / np.where(above, sigma, 1.0), 1.0)
@@ -79,16 +87,17 @@ def _exp_minus_abs(x):
 
 
 def _sigmoid_from(x, e):
-    """``stable.sigmoid``'s select-free form ``exp(min(x, 0)) / (1 + e)`` with ``e = exp(-|x|)`` given, in
-    place: the numerator is 1 for x >= 0 and exactly ``e`` for x < 0. (F-2)"""
-    num = np.minimum(x, 0.0)
-    np.exp(num, out=num)
-    den = np.add(e, 1.0)
-    return np.divide(num, den, out=num)
+    """``stable.sigmoid``'s select-free form ``exp(min(x, 0)) / (1 + e)`` with ``e = exp(-|x|)`` given
+    (overwritten: it becomes ``1 + e``). (F-2) The numerator is 1 for x >= 0 and exactly ``e`` for x < 0,
+    formed without a second ``exp`` as ``max([x >= 0], e)`` (``e <= 1``; NaN stays NaN): bitwise the same."""
+    num = np.greater_equal(x, 0.0, out=np.empty_like(e), casting="unsafe")     # 1.0 where x >= 0, else 0.0
+    np.maximum(num, e, out=num)
+    e += 1.0
+    return np.divide(num, e, out=num)
 
 
 def sigmoid_numpy(x):
-    """(F-2) ``stable.sigmoid``, bitwise, in six passes over memory and without a select."""
+    """(F-2) ``stable.sigmoid``, bitwise, in seven passes over memory, one ``exp`` and without a select."""
     return _sigmoid_from(x, _exp_minus_abs(x))
 
 
@@ -102,7 +111,8 @@ def flush_subnormals(a):
     multiply-add; the absolute change is below 1.2e-38.)"""
     if a.dtype != np.float32:
         return a
-    small = np.abs(a) < _TINY32
+    small = np.less(a, _TINY32)                    # -tiny < a < tiny, in two boolean arrays (a quarter of
+    np.logical_and(small, np.greater(a, -_TINY32), out=small)        # a's size each) rather than |a|
     if small.any():                # one pass when there is nothing to flush (the usual case)
         a[small] = 0.0
     return a
@@ -112,13 +122,14 @@ def flush_subnormals(a):
 def activation_and_derivative(name: str, a):
     """``(psi(a), psi'(a))`` as ``activations.py`` computes them (bitwise); overwrites ``a``."""
     if name == "silu":
-        s = sigmoid_numpy(a)
-        d = np.subtract(1.0, s)
-        d *= a
-        d += 1.0
-        d *= s                                            # s (1 + a (1 - s))
+        e = _exp_minus_abs(a)
+        s = _sigmoid_from(a, e)                           # e = 1 + exp(-|a|) now: scratch
+        t = np.subtract(1.0, s, out=e)
+        t *= a
+        t += 1.0                                          # 1 + a (1 - s)
         a *= s                                            # a s
-        return a, d
+        s *= t                                            # s (1 + a (1 - s)), the array of the sigmoid
+        return a, s
     if name == "relu":
         d = (a > 0).astype(a.dtype)
         return np.maximum(a, 0.0, out=a), d
@@ -148,6 +159,27 @@ def network_forward(x, weights, biases, activation: str):
     return h, (inputs, d_psi, weights)
 
 
+def predict_forward(x, weights, biases, activation: str):
+    """(N-1) outputs ``(S, B, K)`` only, for predictions: bitwise ``network.forward``'s (no flush, F-3), with no
+    cache and the activation applied in place, so each layer holds one array instead of three (at 10 samples
+    and 4096 rows a (S, B, 400) float32 array is 66 MB; fresh ones cost page faults)."""
+    h, last = x, len(weights) - 1
+    for l, (W, b) in enumerate(zip(weights, biases)):
+        a = np.matmul(h, W)
+        a += b[..., None, :]
+        if l < last:
+            if activation == "silu":
+                a *= sigmoid_numpy(a)                     # a sigmoid(a)
+            elif activation == "relu":
+                np.maximum(a, 0.0, out=a)
+            elif activation == "tanh":
+                np.tanh(a, out=a)
+            else:
+                raise ValueError(f"activation: no fused form for {activation!r}")
+        h = a
+    return h
+
+
 def network_backward(d_eta, cache):
     """(N-3) ``dW_l = h_l^T d_a_l``, ``db_l = sum_i d_a_l``, ``d_a_{l-1} = (d_a_l W_l^T) psi'(a_{l-1})``;
     in float32 every ``d_a`` is flushed of subnormals (F-3) before it enters a product (``d_eta`` in place)."""
@@ -171,7 +203,7 @@ def _sum_samples(a):
     return a[0] if a.shape[0] == 1 else np.sum(a, axis=0)
 
 
-def _factor_grads(d_beta, eps, mu, rho, sigma, sig, c_sq, c_log):
+def _factor_grads(d_beta, eps, mu, rho, sigma, sig, idle, c_sq, c_log):
     """``(d_mu, d_rho)`` of one Gaussian factor: (V-1) reversed plus the (KL-5) gradient, with the
     per-node coefficients ``c_sq = kl_scale gamma E[1/v] / sigma0^2`` and ``c_log = kl_scale gamma``::
 
@@ -185,7 +217,7 @@ def _factor_grads(d_beta, eps, mu, rho, sigma, sig, c_sq, c_log):
     d_rho = np.multiply(sigma, c_sq)
     d_rho += _sum_samples(d_beta)
     d_rho *= sig
-    d_log = d_log_softplus_given(rho, sigma, sig, out=d_beta[0] if d_beta.shape[0] == 1 else None)
+    d_log = d_log_softplus_given(rho, sigma, sig, out=d_beta[0] if d_beta.shape[0] == 1 else None, idle=idle)
     d_log *= c_log
     d_rho -= d_log
     return d_mu, d_rho
@@ -194,12 +226,12 @@ def _factor_grads(d_beta, eps, mu, rho, sigma, sig, c_sq, c_log):
 def _node_weight_kl(params, l: int, sigmas, sigma0: float, e_log_v, e_inv_v):
     """(KL-5) per node ``(k_out,)`` and ``sum_i (sigma_i^2 + mu_i^2) / (2 sigma0^2)`` (= ``dKL/dE[1/v]``)."""
     mu_w, mu_b = params[f"{l}.w_mu"], params[f"{l}.b_mu"]
-    (sigma_w, _), (sigma_b, _) = sigmas[f"{l}.w"], sigmas[f"{l}.b"]
+    (sigma_w, _, idle_w), (sigma_b, _, idle_b) = sigmas[f"{l}.w"], sigmas[f"{l}.b"]
     m = mu_w.shape[0] + 1
     sq = (np.einsum("ij,ij->j", sigma_w, sigma_w) + np.einsum("ij,ij->j", mu_w, mu_w)
           + sigma_b * sigma_b + mu_b * mu_b) * (0.5 / (sigma0 * sigma0))
-    log_sigma = (np.sum(log_softplus_given(params[f"{l}.w_rho"], sigma_w), axis=0)
-                 + log_softplus_given(params[f"{l}.b_rho"], sigma_b))
+    log_sigma = (np.sum(log_softplus_given(params[f"{l}.w_rho"], sigma_w, idle_w), axis=0)
+                 + log_softplus_given(params[f"{l}.b_rho"], sigma_b, idle_b))
     kl = m * (math.log(sigma0) - 0.5) - log_sigma
     if e_inv_v is None:
         return kl + sq, sq
@@ -216,7 +248,8 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
     memory is reused rather than requested anew."""
     prior = model.prior
     L = prior.n_layers
-    sigmas = {f"{l}.{k}": softplus_and_sigmoid(params[f"{l}.{k}_rho"]) for l in range(L) for k in ("w", "b")}
+    sigmas = {f"{l}.{k}": (*softplus_and_sigmoid(params[f"{l}.{k}_rho"]), switch_idle(params[f"{l}.{k}_rho"]))
+              for l in range(L) for k in ("w", "b")}              # (sigma, sigmoid, switch idle) of each rho
 
     # (P-2) KL; the per-node coefficients of its mu/rho gradients are kept for the end
     log_lams = inclusion_log_probs(prior.widths, prior.lam, n_data, prior.C, prior.kappa) if prior.spike else None
@@ -283,9 +316,10 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
         del beta_w
         c_sq, c_log = coefs[l]
         for kind, d_beta in (("w", d_W), ("b", d_b)):
-            sigma, sig = sigmas.pop(f"{l}.{kind}")
+            sigma, sig, idle = sigmas.pop(f"{l}.{kind}")
             grads[f"{l}.{kind}_mu"], grads[f"{l}.{kind}_rho"] = _factor_grads(
-                d_beta, noise[f"{l}.eps_{kind}"], params[f"{l}.{kind}_mu"], params[f"{l}.{kind}_rho"], sigma, sig, c_sq, c_log)
+                d_beta, noise[f"{l}.eps_{kind}"], params[f"{l}.{kind}_mu"], params[f"{l}.{kind}_rho"], sigma, sig, idle,
+                c_sq, c_log)
         d_Ws[l] = d_bs[l] = None
     for k, g in prior.backward_scales(params, noise, d_scales, scale_cache).items():
         grads[k] = grads[k] + g if k in grads else g

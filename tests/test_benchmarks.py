@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import report
@@ -22,14 +23,36 @@ def test_quick_run_writes_json_and_report(tmp_path):
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
     assert res["quick"] and res["threads"]["threads"] == 1 and res["clock"] == "cpu"
-    assert {"step", "roofline", "scaling", "inference", "targets", "machine"} <= set(res)
+    assert {"step", "train", "roofline", "scaling", "inference", "targets", "machine"} <= set(res)
     assert {r["prior"] for r in res["step"]} == {"ss-ig", "ss-gl", "ss-ghs"}
     assert all({"ours", "ours_reference", "autograd"} <= set(r["median_ms"]["cpu"]) for r in res["step"])
+    whole, epoch = res["train"]["step"], res["train"]["epoch"]
+    assert {(r["dtype"], r["prior"]) for r in whole} == {(d, p) for d in ("float32", "float64")
+                                                        for p in ("ss-ig", "ss-gl", "ss-ghs", "gaussian")}
+    assert all({"ours", "autograd"} <= set(r["median_ms"]["cpu"]) for r in whole)
+    assert len(epoch) == len(whole) and all("ours" in r["median_ms"]["cpu"] for r in epoch)
     assert all(0 < r["gemm_fraction"] for r in res["roofline"])
     assert set(res["scaling"]) == {"batch", "width", "memory"}
     text = doc.read_text()
     assert text.startswith("# Performance\n\nhand-written text") and text.rstrip().endswith("more text")
     assert "old" not in text and "### One step" in text and "### Inference" in text and res["machine"]["cpu"] in text
+    assert "### The whole training step" in text and "### One epoch" in text
+
+
+def test_whole_step_is_the_step_of_fit():
+    """The ``ours`` contender of the whole step runs the body of ``fit``'s loop: one epoch of it ends at ``fit``'s
+    parameters bit for bit (same seed: initial parameters, permutation, noise), in float32 and float64."""
+    from benchmarks import train_step
+    from refimpl.train import TrainConfig, fit
+    for dtype in ("float32", "float64"):
+        model = train_step.make_model([6, 5, 4, 3], dtype, "ss-gl")
+        x, y = train_step.make_data([6, 5, 4, 3], 40, dtype)
+        step, state = train_step.ours_step(model, x, y, batch=16, n_data=len(x), seed=4)
+        for _ in range(3):                                   # 40 rows in batches of 16: 3 steps, the last of 8
+            step()
+        result = fit(model, x, y, config=TrainConfig(epochs=1, batch_size=16, seed=4), log=None)
+        for k, v in result.params.items():
+            np.testing.assert_array_equal(state["params"][k], v, err_msg=f"{dtype} {k}")
 
 
 def test_targets_read_the_results():

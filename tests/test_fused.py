@@ -86,6 +86,24 @@ def test_network_forward_and_backward_are_bitwise_the_reference():
             np.testing.assert_array_equal(g, r)
 
 
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_predictions_are_bitwise_the_reference_forward(name, dtype):
+    """``predict_forward`` (what ``NodeSparseBNN.predict`` runs on NumPy) returns ``network.forward``'s outputs
+    bit for bit, pre-activations far into both tails included (no flush in prediction)."""
+    rng = np.random.default_rng(4)
+    widths, S, B = [5, 7, 6, 3], 3, 11
+    Ws = [(4 * rng.standard_normal((S, a, b))).astype(dtype) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [rng.standard_normal((S, b)).astype(dtype) for b in widths[1:]]
+    x = (10 * rng.standard_normal((B, widths[0]))).astype(dtype)
+    eta, _ = network.forward(x, Ws, bs, ACTIVATIONS[name])
+    np.testing.assert_array_equal(fused.predict_forward(x, Ws, bs, name), eta)
+    model = NodeSparseBNN(widths, prior="ss-gl", likelihood="categorical", activation=name, dtype=np.dtype(dtype).name)
+    params, noise = model.init_params(rng), model.sample_noise(rng, S)
+    Ws, bs, _ = model.prior.weights(params, noise)
+    np.testing.assert_array_equal(model.predict(params, x, noise), network.forward(x, Ws, bs, model.activation)[0])
+
+
 @pytest.mark.parametrize("likelihood", ["gaussian", "categorical"])
 @pytest.mark.parametrize("prior,hyper", VARIANTS, ids=IDS)
 def test_fused_step_equals_reference(prior, hyper, likelihood):

@@ -155,6 +155,63 @@ def test_finite_over_wide_parameter_ranges(prior, likelihood, activation):
     check()
 
 
+# ---- the noise draw (RNG-1) ------------------------------------------------------------------------------
+def test_float64_noise_stream_is_numpys():
+    """float64 noise is ``Generator.standard_normal`` and ``uniform``, key by key in ``noise_shapes`` order:
+    archived float64 runs replay bit for bit."""
+    model = NodeSparseBNN([5, 4, 3], prior="ss-gl", dtype="float64")
+    noise = model.sample_noise(np.random.default_rng(7), 2)
+    rng = np.random.default_rng(7)
+    for k, shape in model.noise_shapes(2).items():
+        expected = (rng.uniform(np.finfo(np.float64).tiny, 1.0, size=shape) if k.endswith(".u")
+                    else rng.standard_normal(shape))
+        np.testing.assert_array_equal(noise[k], expected, err_msg=k)
+
+
+@pytest.mark.parametrize("n", [1, 2, 1001])
+def test_float32_noise_is_box_muller_to_rounding(n):
+    """(RNG-1) against the same transform of the same uniforms in float64: each draw within the angle's grid and
+    float32 rounding, ``6e-7 |r| + 2 ulp``: the angle 2 pi v is rounded to float32 (<= 2.4e-7 for angles below
+    2 pi) after float32(2 pi) (1.7e-7 relative), its cos/sin carry ~1 ulp, r and the product 1/2 ulp each."""
+    from refimpl.backend import box_muller_float32
+    z = box_muller_float32(np.random.default_rng(3), (n,))
+    h = n - n // 2
+    rng = np.random.default_rng(3)
+    u, v = rng.random(h), rng.random(h, dtype=np.float32).astype(np.float64)
+    r = np.sqrt(-2.0 * np.log(1.0 - u))
+    ref = np.concatenate([r * np.cos(2 * np.pi * v), (r * np.sin(2 * np.pi * v))[:n - h]])
+    radius = np.concatenate([r, r[:n - h]])
+    assert z.dtype == np.float32 and z.shape == (n,)
+    assert np.all(np.abs(z - ref) <= 6e-7 * radius + 2 * np.spacing(np.abs(ref).astype(np.float32)))
+
+
+def test_float32_noise_is_standard_normal():
+    """(RNG-1) 2 x 10^6 float32 draws of a (1000, 2000) array: Kolmogorov-Smirnov against N(0, 1), the two halves
+    (cosines, sines) uncorrelated, and the share beyond 4 sigma, each within its 0.1% critical value / 5 standard
+    errors; the same generator state gives the same draws; float32 models use them, on every backend."""
+    from refimpl.backend import box_muller_float32, get_backend
+    z = box_muller_float32(np.random.default_rng(11), (1000, 2000)).astype(np.float64).ravel()
+    n = z.size
+    assert stats.kstest(z, "norm").statistic < 1.95 / math.sqrt(n)        # Kolmogorov 0.999 quantile
+    half = n // 2
+    assert abs(np.corrcoef(z[:half], z[half:])[0, 1]) < 5 / math.sqrt(half)
+    tail = 2 * stats.norm.sf(4.0)
+    assert abs(np.mean(np.abs(z) > 4.0) - tail) < 5 * math.sqrt(tail / n)
+    np.testing.assert_array_equal(box_muller_float32(np.random.default_rng(11), (1000, 2000)).ravel(), z.astype(np.float32))
+    shapes = NodeSparseBNN([5, 4, 3], prior="ss-ghs", dtype="float32").noise_shapes(2)
+    draws = {}
+    for backend in ("numpy", "strict"):
+        model = NodeSparseBNN([5, 4, 3], prior="ss-ghs", dtype="float32", backend=backend)
+        draws[backend] = {k: model.backend.to_numpy(v) for k, v in model.sample_noise(np.random.default_rng(5), 2).items()}
+    rng = np.random.default_rng(5)
+    for k, shape in shapes.items():
+        expected = (get_backend("numpy", "float32").uniform_open(rng, shape) if k.endswith(".u")
+                    else box_muller_float32(rng, shape))
+        for backend in draws:
+            assert draws[backend][k].dtype == np.float32
+            np.testing.assert_array_equal(draws[backend][k], expected, err_msg=f"{backend} {k}")
+
+
 def test_cupy_is_detected_lazily_and_refused_clearly_without_a_gpu():
     """``cupy_available`` answers without raising whatever is installed; without a usable GPU the cupy backend
     is refused with a message that names the fix (on a GPU machine it must build and run a step)."""

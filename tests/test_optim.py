@@ -74,6 +74,36 @@ def test_adam_converges_to_minimiser():
     np.testing.assert_allclose(path[-1], x_star, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_on_numpy_is_the_formula_bit_for_bit_and_overwrites_only_the_state(dtype):
+    """The NumPy path (``optim._adam_numpy``) gives the bits of the array-API formula of (O-2), written out here,
+    for 0-d and 2-d parameters, with a schedule and group multipliers; it reuses the state's arrays and leaves the
+    parameters it was given untouched."""
+    rng = np.random.default_rng(9)
+    params = {"0.w_mu": rng.standard_normal((6, 4)).astype(dtype), "0.theta": rng.standard_normal(4).astype(dtype),
+              "log_sigma_e": np.asarray(rng.standard_normal(), dtype)}
+    schedule, mult, (b1, b2, eps) = cosine(0.05, 12), group_multipliers(theta=10.0), (0.8, 0.99, 1e-6)
+    opt = adam(schedule, b1, b2, eps, multipliers=mult)
+    state, ref_p = opt.init(params), dict(params)
+    ref_m, ref_v = ({k: np.zeros_like(v) for k, v in params.items()} for _ in range(2))
+    for t in range(12):
+        grads = {k: rng.standard_normal(v.shape).astype(dtype) for k, v in params.items()}
+        given, held = dict(params), {k: v.copy() for k, v in params.items()}
+        moments = dict(state)
+        params, state = opt.update(t, grads, state, params)
+        c1, c2 = 1.0 - b1 ** (t + 1), 1.0 - b2 ** (t + 1)
+        for k, g in grads.items():
+            ref_m[k] = b1 * ref_m[k] + (1.0 - b1) * g
+            ref_v[k] = b2 * ref_v[k] + (1.0 - b2) * (g * g)
+            ref_p[k] = ref_p[k] - (schedule(t) * mult(k)) * (ref_m[k] / c1) / (np.sqrt(ref_v[k] / c2) + eps)
+            assert type(params[k]) is np.ndarray and params[k].dtype == dtype
+            np.testing.assert_array_equal(params[k], ref_p[k], err_msg=k)
+            np.testing.assert_array_equal(state[f"m.{k}"], ref_m[k], err_msg=k)
+            np.testing.assert_array_equal(state[f"v.{k}"], ref_v[k], err_msg=k)
+            np.testing.assert_array_equal(given[k], held[k], err_msg=k)          # the parameters given: untouched
+            assert state[f"m.{k}"] is moments[f"m.{k}"] and state[f"v.{k}"] is moments[f"v.{k}"]
+
+
 # ---- SGD: exact closed forms (matrix powers of the linear recursion) -----------------------------
 @pytest.mark.parametrize("momentum, nesterov", [(0.0, False), (0.7, False), (0.7, True)])
 def test_sgd_matches_closed_form(momentum, nesterov):
