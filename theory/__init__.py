@@ -11,11 +11,15 @@ available. Host NumPy/SciPy, float64.
   prior_mass      box around a sparse true network, -log Pi(box), the C3 ratio               (T-8, T-9)
   variational     the variational condition C4                                               (T-10)
   rates           eps_n, the inclusion schedule, local exponent, reconstructed published form (T-11..T-13)
+  published       Schmidt-Hieber, Polson & Ročková, Chérief-Abdellatif, Bai et al. on one topology (T-17)
+  rates_cli       ``python -m theory rates``: examples, decomposition, validity, --from-run, --json, --plot
   concrete        binary Concrete: thresholding, temperature-free KL                         (T-14)
   conjugate       ELBO <= log evidence in conjugate spike-and-slab group regression         (T-15)
   hellinger       Hellinger / KL / L2 utilities for Gaussian regression                      (T-16)
   bounds          index of T-2..T-10
   contraction     the empirical contraction experiment (script; ``python -m theory contraction``)
 
-Command line: ``python -m theory rates --widths 8 32 32 1 --active 6 4 --bounds 1 1 1 --n 1000``.
+Command line: ``python -m theory rates`` (the contraction experiment's teacher), ``--example paper``,
+``--widths 8 32 32 1 --active 6 4 --bounds 1 1 1 --n 1000``, ``--from-run DIR``; ``--published``, ``--json``,
+``--plot``.
 """
