@@ -146,6 +146,31 @@ def format_table(fits: list[dict]) -> str:
     return common.markdown_table(head, rows)
 
 
+def summarise(fits: list[dict]) -> str:
+    """Mean +- s.e. over seeds per (prior, variant): the selected compressed network, after fine-tuning, the
+    predictive, what the sparse rule picks, and epoch 60."""
+    groups = {}
+    for f in fits:
+        groups.setdefault((f.get("prior", ""), f["variant"]), []).append(f)
+    rows = []
+    for (prior, variant), g in groups.items():
+        ms = lambda vals, spec=".4f", scale=1.0: common.fmt(common.mean_se(vals), spec, scale)  # noqa: E731
+        rows.append([prior, variant, len(g), ms([f["compressed_test"]["accuracy"] for f in g], ".2f", 100),
+                     ms([f["flops_kept"] for f in g], ".1f", 100),
+                     ms([f.get("finetuned_test", {}).get("accuracy") for f in g], ".2f", 100),
+                     ms([f["predictive_test"]["accuracy"] for f in g], ".2f", 100),
+                     ms([f["predictive_test"]["nll"] for f in g], ".3f"), ms([f["predictive_test"]["ece"] for f in g], ".3f"),
+                     ms([f["sparse_rule"]["flops_kept"] for f in g], ".1f", 100),
+                     ms([f["sparse_rule"]["val_compressed_accuracy"] for f in g], ".2f", 100),
+                     ms([(f.get("epoch60") or {}).get("flops_kept") for f in g], ".1f", 100),
+                     ms([(f.get("epoch60") or {}).get("val_compressed_accuracy") for f in g], ".2f", 100),
+                     sum(1 for f in g if f["emptied"]), ms([f.get("train_wall_s") for f in g], ".0f")])
+    return common.markdown_table(["prior", "variant", "seeds", "compressed test acc. %", "FLOPs kept %",
+                                  "after fine-tuning %", "predictive acc. %", "NLL", "ECE", "sparse rule: FLOPs %",
+                                  "sparse rule: val. acc. %", "epoch 60: FLOPs %", "epoch 60: val. acc. %",
+                                  "runs ending with an empty layer", "train s"], rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory (one sub-directory per fit; rerun to resume)")
@@ -158,6 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--flops-budget", type=float, help="selection budget (default: BUDGETS, the issue's targets)")
     ap.add_argument("--hidden", nargs="+", type=int, default=[400, 400])
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
+    ap.add_argument("--table-only", action="store_true",
+                    help="train nothing: the table of the finished fits (and fine-tunings) among those named")
     ap.add_argument("--quiet", action="store_true")
     return ap
 
@@ -172,6 +199,9 @@ def main(argv=None):
         for variant in args.variants:
             for seed in args.seeds:
                 sub = os.path.join(args.out, args.data, prior, variant, f"seed{seed}")
+                if args.table_only and not (os.path.exists(os.path.join(sub, METRICS)) and (
+                        not args.finetune or os.path.exists(os.path.join(sub, "finetune", METRICS)))):
+                    continue
                 f = fit_variant(sub, args.data, args.hidden, prior, variant, seed, args.epochs, args.finetune, budget, log,
                                 args.dtype)
                 fits.append({**f, "prior": prior, "flops_budget": budget})
@@ -180,7 +210,8 @@ def main(argv=None):
                       f"{f['compressed_test']['accuracy']:.4f} ft {f.get('finetuned_test', {}).get('accuracy')}", flush=True)
     results = {"data": args.data, "priors": args.priors, "hidden": args.hidden, "epochs": args.epochs,
                "finetune": args.finetune, "fits": fits, "wall_s": time.perf_counter() - t0}
-    common.write_outputs(os.path.join(args.out, args.data, "-".join(args.priors)), results, format_table(fits))
+    common.write_outputs(os.path.join(args.out, args.data, "-".join(args.priors)), results,
+                         format_table(fits) + "\n\nMean +- s.e. over seeds:\n\n" + summarise(fits))
     return results
 
 

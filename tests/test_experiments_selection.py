@@ -70,5 +70,9 @@ def test_selection_remedies_runs_resumes_and_fine_tunes(tmp_path, capsys):
     mtime = (tmp_path / "mnist5k" / "ss-gl" / "reference" / "seed0" / "metrics.json").stat().st_mtime_ns
     sr.main(argv)                                           # finished: skipped
     assert (tmp_path / "mnist5k" / "ss-gl" / "reference" / "seed0" / "metrics.json").stat().st_mtime_ns == mtime
-    assert "| ss-gl | natural+spread1 |" in (tmp_path / "mnist5k" / "ss-gl" / "table.md").read_text()
+    table = (tmp_path / "mnist5k" / "ss-gl" / "table.md").read_text()
+    assert "| ss-gl | natural+spread1 |" in table and "| ss-gl | natural+spread1 | 1 |" in table    # per fit, summary
+    only = sr.main(argv[:-4] + ["--variants", "reference", "natural", "--table-only", "--quiet"])
+    assert [f["variant"] for f in only["fits"]] == ["reference"]             # nothing trained for "natural"
+    assert not (tmp_path / "mnist5k" / "ss-gl" / "natural").exists()
     capsys.readouterr()
