@@ -1,6 +1,8 @@
 """Hypothesis profiles: ``ci`` (derandomised, reproducible) and ``dev`` (default).
 
 Pick one with the environment variable ``HYPOTHESIS_PROFILE`` (``ci`` in continuous integration).
+``mutation`` (scripts/mutation.py) is ``ci`` without shrinking and without the example database: a mutant only
+needs one failing example, and every run sees the same examples.
 
 The repository root goes on ``sys.path`` so that the tests can import the ``benchmarks`` package (the
 autograd oracle and the PyTorch implementation live there) whichever way pytest is started.
@@ -9,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from hypothesis import settings
+from hypothesis import Phase, settings
 
 _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
@@ -17,4 +19,6 @@ if _ROOT not in sys.path:
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50, print_blob=True)
 settings.register_profile("dev", deadline=None, max_examples=50)
+settings.register_profile("mutation", derandomize=True, deadline=None, max_examples=50, database=None,
+                          phases=(Phase.explicit, Phase.generate))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

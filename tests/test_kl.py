@@ -16,6 +16,7 @@ import math
 import numpy as np
 import pytest
 import scipy.special as sp
+import mpmath as mp
 import scipy.stats as stats
 from scipy.integrate import quad
 from hypothesis import given
@@ -447,3 +448,149 @@ def test_strict_backend_mixed_python_floats():
                     kl_lognormal_gamma_grad(mu, s, 3.0, 0.7)):
         assert b.is_backend_array(o)
         np.testing.assert_allclose(b.to_numpy(o), r, rtol=1e-12, atol=0)
+
+
+# =============================================================================================
+# Pinned values at 30 digits (mpmath): every value by quadrature or from the definition, every gradient by
+# mpmath's numerical differentiation of that value (nothing taken from the closed forms under test)
+# =============================================================================================
+DPS = 30
+
+
+def _mp_bernoulli(gamma, lam):
+    """KL(Bern(gamma) || Bern(lam)) from the definition, 0 log 0 = 0."""
+    on = gamma * mp.log(gamma / lam) if gamma > 0 else 0
+    off = (1 - gamma) * mp.log((1 - gamma) / (1 - lam)) if gamma < 1 else 0
+    return on + off
+
+
+def _mp_lognormal_kl(mu, s, log_p):
+    """E_q[log q(x) - log p(x)] for q = LogNormal(mu, s^2), by tanh-sinh quadrature over z, x = exp(mu + s z)."""
+    def integrand(z):
+        log_x = mu + s * z
+        log_q = -log_x - mp.log(s * mp.sqrt(2 * mp.pi)) - z * z / 2
+        return mp.exp(-z * z / 2) / mp.sqrt(2 * mp.pi) * (log_q - log_p(log_x))
+    return mp.quad(integrand, [-mp.inf, 0, mp.inf])
+
+
+def _mp_gamma_kl(mu, s, shape, rate):
+    return _mp_lognormal_kl(mu, s, lambda lx: shape * mp.log(rate) - mp.loggamma(shape) + (shape - 1) * lx
+                            - rate * mp.exp(lx))
+
+
+def _mp_invgamma_kl(mu, s, shape, scale):
+    return _mp_lognormal_kl(mu, s, lambda lx: shape * mp.log(scale) - mp.loggamma(shape) - (shape + 1) * lx
+                            - scale * mp.exp(-lx))
+
+
+@pytest.mark.parametrize("gamma, lam", [(0.3, 0.1), (0.999999, 0.5), (1e-9, 0.9), (0.5, 1e-12), (0.7, 1.0 - 1e-9),
+                                        (0.0, 0.25), (1.0, 0.25)])
+def test_kl_bernoulli_pinned(gamma, lam):
+    # mp.mpf(lam) is the float's exact value, so 1 - lam is exact on both sides: round-off only (1e-12 relative).
+    with mp.workdps(DPS):
+        g, l = mp.mpf(gamma), mp.mpf(lam)
+        ref = _mp_bernoulli(g, l)
+        d_lam = mp.diff(lambda t: _mp_bernoulli(g, t), l)
+        d_gamma = mp.diff(lambda t: _mp_bernoulli(t, l), g) if 0 < gamma < 1 else None
+    assert float(kl_bernoulli(gamma, lam)) == pytest.approx(float(ref), rel=1e-12)
+    if d_gamma is not None:
+        grads = kl_bernoulli_grad(gamma, lam)
+        # log(gamma) - log(1 - gamma) at gamma = 1 - 1e-6 cancels nothing; 1e-10 covers log1p(-gamma)'s ulp there
+        assert float(grads[0]) == pytest.approx(float(d_gamma), rel=1e-10)
+        assert float(grads[1]) == pytest.approx(float(d_lam), rel=1e-10)
+
+
+@pytest.mark.parametrize("theta, lam", [(-35.0, 0.3), (-2.0, 1e-20), (0.5, 0.5), (35.0, 1e-20), (3.0, 1.0 - 1e-6)])
+def test_kl_bernoulli_logit_pinned(theta, lam):
+    with mp.workdps(DPS):
+        def kl(t):
+            g = 1 / (1 + mp.exp(-t))
+            return _mp_bernoulli(g, mp.mpf(lam))
+        ref, d_ref = kl(mp.mpf(theta)), mp.diff(kl, mp.mpf(theta))
+    got, d_theta = kl_bernoulli_logit(np.array([theta]), math.log(lam), math.log1p(-lam))
+    # log terms up to |log 1e-20| = 46 and |theta| = 35 added with round-off 1e-16 each: 1e-12 relative to 1 + |KL|
+    assert abs(float(got[0]) - float(ref)) <= 1e-12 * (1.0 + abs(float(ref)))
+    assert abs(float(d_theta[0]) - float(d_ref)) <= 1e-12 * (1.0 + abs(float(d_ref)))
+
+
+@pytest.mark.parametrize("mu, sigma, sigma0", [(0.5, 0.3, 1.0), (-2.0, 1.5, 0.7), (0.1, 0.05, 2.0)])
+def test_kl_gaussian_pinned(mu, sigma, sigma0):
+    with mp.workdps(DPS):
+        def kl(m, s, s0):
+            def integrand(w):
+                log_q = -(w - m) ** 2 / (2 * s * s) - mp.log(s * mp.sqrt(2 * mp.pi))
+                log_p = -w * w / (2 * s0 * s0) - mp.log(s0 * mp.sqrt(2 * mp.pi))
+                return mp.exp(log_q) * (log_q - log_p)
+            return mp.quad(integrand, [-mp.inf, m, mp.inf])
+        args = [mp.mpf(a) for a in (mu, sigma, sigma0)]
+        ref = kl(*args)
+        def closed(m, s, s0):                                       # (KL-2) at 30 digits
+            return mp.log(s0 / s) + (s * s + m * m) / (2 * s0 * s0) - mp.mpf(1) / 2
+        assert abs(closed(*args) - ref) < mp.mpf(10) ** -20          # the closed form it is differentiated from
+        grads_ref = [mp.diff(lambda t: closed(*(args[:i] + [t] + args[i + 1:])), args[i]) for i in range(3)]
+    assert float(kl_gaussian(mu, sigma, sigma0)) == pytest.approx(float(ref), rel=1e-12)
+    for g, r in zip(kl_gaussian_grad(mu, sigma, sigma0), grads_ref):
+        assert float(g) == pytest.approx(float(r), rel=1e-12)
+
+
+@pytest.mark.parametrize("family, mu, s, shape, b", [
+    ("gamma", 0.3, 0.4, 0.5, 1.0), ("gamma", -1.0, 0.6, 0.5, 4.0), ("gamma", 0.5, 0.3, 3.0, 0.7),
+    ("invgamma", 0.3, 0.4, 0.5, 1.0), ("invgamma", 0.8, 0.5, 3.0, 4.0), ("invgamma", -1.0, 0.3, 1.5, 0.2),
+])
+def test_kl_lognormal_pinned_with_gradients(family, mu, s, shape, b):
+    """(KL-3, KL-4) by quadrature; the four gradients by mp.diff of the closed form written at 30 digits, which
+    first has to match that quadrature to 1e-20 (so it is checked, not assumed)."""
+    ref_fn = _mp_gamma_kl if family == "gamma" else _mp_invgamma_kl
+    fn, grad = (kl_lognormal_gamma, kl_lognormal_gamma_grad) if family == "gamma" else \
+        (kl_lognormal_invgamma, kl_lognormal_invgamma_grad)
+    sign = 1 if family == "gamma" else -1                  # x -> 1/x: mu -> -mu, rate -> scale
+
+    def closed(m, sd, a, r):
+        return (-sign * a * m - mp.log(sd) - mp.mpf(1) / 2 - mp.log(2 * mp.pi) / 2 - a * mp.log(r) + mp.loggamma(a)
+                + r * mp.exp(sign * m + sd * sd / 2))
+
+    with mp.workdps(DPS):
+        args = [mp.mpf(a) for a in (mu, s, shape, b)]
+        ref = ref_fn(*args)
+        assert abs(closed(*args) - ref) < mp.mpf(10) ** -20
+        grads_ref = [mp.diff(lambda t: closed(*(args[:i] + [t] + args[i + 1:])), args[i]) for i in range(4)]
+    # terms of size |lgamma|, shape log b <= 10 summed in float64: 1e-12 relative to 1 + |value|
+    assert abs(float(fn(mu, s, shape, b)) - float(ref)) <= 1e-12 * (1 + abs(float(ref)))
+    for g, r in zip(grad(mu, s, shape, b), grads_ref):
+        assert abs(float(g) - float(r)) <= 1e-12 * (1 + abs(float(r)))
+
+
+def test_python_float_arguments_give_float64_arrays_of_the_broadcast_shape():
+    """Every argument a Python float: results are float64 0-d (values as above); float32 arrays stay float32."""
+    for out in (kl_bernoulli(0.3, 0.1), *kl_bernoulli_grad(0.3, 0.1), *kl_gaussian_grad(0.5, 0.3, 1.0),
+                *kl_lognormal_gamma_grad(0.3, 0.4, 0.5, 1.0), *kl_lognormal_invgamma_grad(0.3, 0.4, 0.5, 1.0)):
+        assert np.asarray(out).dtype == np.float64 and np.shape(out) == ()
+    mu32 = np.array([0.3, -0.2], dtype=np.float32)
+    for out in (*kl_lognormal_gamma_grad(mu32, 0.4, 0.5, 1.0), *kl_gaussian_grad(mu32, 0.3, 1.0),
+                *kl_bernoulli_grad(mu32 + np.float32(0.5), 0.1)):
+        assert out.dtype == np.float32 and out.shape == (2,)   # d sigma of KL-2 is a Python float before broadcasting
+    assert kl_gaussian(0.5, 0.3, 1.0) == pytest.approx(math.log(1 / 0.3) + (0.09 + 0.25) / 2 - 0.5, rel=1e-14)
+
+
+STRICT_ONE_ARRAY = [(kl_bernoulli, 2), (kl_bernoulli_grad, 2), (kl_gaussian, 3), (kl_gaussian_grad, 3),
+                    (kl_lognormal_gamma, 4), (kl_lognormal_gamma_grad, 4), (kl_lognormal_invgamma, 4),
+                    (kl_lognormal_invgamma_grad, 4)]
+
+
+@pytest.mark.parametrize("fn, n_args", STRICT_ONE_ARRAY, ids=[fn.__name__ for fn, _ in STRICT_ONE_ARRAY])
+def test_strict_array_in_any_one_position(fn, n_args):
+    """One strict array on the fake device, Python floats elsewhere: the namespace and the device come from whichever
+    argument is the array, and every output is a strict array on that device with NumPy's values (round-off only).
+    The log-normal KLs need mu or s as an array (their ``xp.exp(mu + s^2/2)`` takes no Python float on strict
+    arrays; callers pass variational parameters as arrays and hyper-parameters as floats)."""
+    b = get_backend("strict")
+    # valid for all: (gamma, lam), (mu, sigma, sigma0), (mu, s, shape, rate)
+    values = (0.3, 0.2, 0.8, 1.7)[:n_args]
+    for i in range(n_args if n_args < 4 else 2):
+        host = np.array([values[i], 1.1 * values[i]])
+        ref = fn(*[host if j == i else v for j, v in enumerate(values)])
+        out = fn(*[b.asarray(host) if j == i else v for j, v in enumerate(values)])
+        refs, outs = (ref, out) if isinstance(ref, tuple) else ((ref,), (out,))
+        for o, r in zip(outs, refs):
+            assert b.is_backend_array(o) and o.device == b.device and o.shape == (2,)
+            np.testing.assert_allclose(b.to_numpy(o), r, rtol=1e-12, atol=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +14,7 @@ from scipy import integrate, stats
 
 from refimpl import NodeSparseBNN
 from refimpl.priors.scales import (expected_softplus, hermite_rule, kl_half_cauchy_rho, kl_lognormal_gamma_rho,
-                                   kl_lognormal_invgamma_rho)
+                                   kl_lognormal_invgamma_rho, scale_from_log_variance)
 from refimpl.stable import softplus
 
 N_MC = 200_000
@@ -182,3 +183,143 @@ def test_gauss_hermite_expected_softplus_against_adaptive_quadrature(M, Sigma):
                              epsabs=1e-13, epsrel=1e-13, limit=400)[0]
     assert abs(Q[0] - ref) <= 1e-10
     assert 0.0 <= dQ_dM[0] <= 1.0 + 1e-12   # E sigmoid(V)
+
+
+# =============================================================================================
+# Pinned values at 30 digits (mpmath) for refimpl.priors.scales: values by quadrature over the log-normal, gradients
+# by mpmath's differentiation of those quadratures' closed forms, which are first matched to the quadrature
+# =============================================================================================
+DPS = 30
+
+
+def _mp_softplus(rho):
+    return mp.log(1 + mp.exp(rho))
+
+
+def _mp_lognormal_kl(mu, s, log_p):
+    """E_q[log q - log p], q = LogNormal(mu, s^2), by tanh-sinh quadrature over z, log x = mu + s z."""
+    def integrand(z):
+        log_x = mu + s * z
+        return mp.exp(-z * z / 2) / mp.sqrt(2 * mp.pi) * (-log_x - mp.log(s * mp.sqrt(2 * mp.pi)) - z * z / 2
+                                                          - log_p(log_x))
+    return mp.quad(integrand, [-mp.inf, 0, mp.inf])
+
+
+def _gamma_closed(mu, s, shape, log_rate, rate):
+    """(KL-3/KL-6) at 30 digits:
+    -shape mu - log s - 1/2 - log(2 pi)/2 - shape E log rate + lgamma(shape) + E rate E x."""
+    return (-shape * mu - mp.log(s) - mp.mpf(1) / 2 - mp.log(2 * mp.pi) / 2 - shape * log_rate + mp.loggamma(shape)
+            + rate * mp.exp(mu + s * s / 2))
+
+
+def _invgamma_closed(mu, s, shape, scale):
+    return (shape * mu - mp.log(s) - mp.mpf(1) / 2 - mp.log(2 * mp.pi) / 2 - shape * mp.log(scale) + mp.loggamma(shape)
+            + scale * mp.exp(-mu + s * s / 2))
+
+
+@pytest.mark.parametrize("mu, rho, shape, rate", [(0.3, -0.5, 0.5, 1.0), (-1.2, 0.8, 3.0, 0.4), (0.7, -2.5, 20.0, 6.0)])
+def test_lognormal_gamma_rho_pinned(mu, rho, shape, rate):
+    """(KL-6) for a fixed rate (E log rate = log rate, E rate = rate), with (kl, d_mu, d_rho, d_e_log_rate, d_e_rate);
+    then a random rate: the KL is affine in (E log rate, E rate), so the mean of two fixed-rate KLs is the KL at the
+    mean of their (log rate, rate). Tolerance 1e-12 relative to 1 + |value| (float64 sums of terms up to lgamma(20))."""
+    with mp.workdps(DPS):
+        m, r, a, b = mp.mpf(mu), mp.mpf(rho), mp.mpf(shape), mp.mpf(rate)
+        s = _mp_softplus(r)
+        ref = _mp_lognormal_kl(m, s, lambda lx: a * mp.log(b) - mp.loggamma(a) + (a - 1) * lx - b * mp.exp(lx))
+        assert abs(_gamma_closed(m, s, a, mp.log(b), b) - ref) < mp.mpf(10) ** -20
+        refs = [ref, mp.diff(lambda t: _gamma_closed(t, s, a, mp.log(b), b), m),
+                mp.diff(lambda t: _gamma_closed(m, _mp_softplus(t), a, mp.log(b), b), r),
+                mp.diff(lambda t: _gamma_closed(m, s, a, t, b), mp.log(b)),
+                mp.diff(lambda t: _gamma_closed(m, s, a, mp.log(b), t), b)]
+    got = kl_lognormal_gamma_rho(np.array(mu), np.array(rho), shape, math.log(rate), rate)
+    for g, r_ in zip(got, refs):
+        assert abs(float(g) - float(r_)) <= 1e-12 * (1 + abs(float(r_)))
+    kl2 = kl_lognormal_gamma_rho(np.array(mu), np.array(rho), shape, math.log(2 * rate), 2 * rate)[0]
+    mixed = kl_lognormal_gamma_rho(np.array(mu), np.array(rho), shape, math.log(rate) + 0.5 * math.log(2),
+                                   1.5 * rate)[0]
+    assert float(mixed) == pytest.approx(0.5 * (float(got[0]) + float(kl2)), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("mu, rho, shape, scale", [(0.3, -0.5, 0.5, 1.0), (-1.0, 1.2, 1.5, 0.2), (2.0, -3.0, 4.0, 3.0)])
+def test_lognormal_invgamma_rho_pinned(mu, rho, shape, scale):
+    """(KL-4) in rho form with (kl, d_mu, d_rho); 1e-12 relative to 1 + |value| as above."""
+    with mp.workdps(DPS):
+        m, r, a, b = mp.mpf(mu), mp.mpf(rho), mp.mpf(shape), mp.mpf(scale)
+        s = _mp_softplus(r)
+        ref = _mp_lognormal_kl(m, s, lambda lx: a * mp.log(b) - mp.loggamma(a) - (a + 1) * lx - b * mp.exp(-lx))
+        assert abs(_invgamma_closed(m, s, a, b) - ref) < mp.mpf(10) ** -20
+        refs = [ref, mp.diff(lambda t: _invgamma_closed(t, s, a, b), m),
+                mp.diff(lambda t: _invgamma_closed(m, _mp_softplus(t), a, b), r)]
+    for g, r_ in zip(kl_lognormal_invgamma_rho(np.array(mu), np.array(rho), shape, scale), refs):
+        assert abs(float(g) - float(r_)) <= 1e-12 * (1 + abs(float(r_)))
+
+
+@pytest.mark.parametrize("b_scale", [0.25, 1.0, 3.0])
+def test_half_cauchy_rho_pinned(b_scale):
+    """(KL-7) a ~ Gamma(1/2, rate 1/b^2), b ~ InvGamma(1/2, 1) (tau = sqrt(a b) ~ C+(0, b_scale)): the sum of the two
+    quadratures, and the four gradients; arrays of two nodes, as the model passes them."""
+    mu_a, rho_a = np.array([0.3, -1.0]), np.array([-0.5, 0.4])
+    mu_b, rho_b = np.array([-0.2, 1.1]), np.array([0.9, -1.5])
+    kl, grads = kl_half_cauchy_rho(mu_a, rho_a, mu_b, rho_b, b_scale)
+    assert kl.shape == (2,) and all(np.shape(g) == (2,) for g in grads)
+    with mp.workdps(DPS):
+        rate = 1 / mp.mpf(b_scale) ** 2
+        half = mp.mpf(1) / 2
+        for j in range(2):
+            args = [mp.mpf(float(v[j])) for v in (mu_a, rho_a, mu_b, rho_b)]
+
+            def total(ma, ra, mb, rb):
+                return (_gamma_closed(ma, _mp_softplus(ra), half, mp.log(rate), rate)
+                        + _invgamma_closed(mb, _mp_softplus(rb), half, mp.mpf(1)))
+
+            ref = (_mp_lognormal_kl(args[0], _mp_softplus(args[1]), lambda lx: half * mp.log(rate) - mp.loggamma(half)
+                                    - half * lx - rate * mp.exp(lx))
+                   + _mp_lognormal_kl(args[2], _mp_softplus(args[3]), lambda lx: -mp.loggamma(half) - 3 * half * lx
+                                      - mp.exp(-lx)))
+            assert abs(total(*args) - ref) < mp.mpf(10) ** -20
+            assert abs(float(kl[j]) - float(ref)) <= 1e-12 * (1 + abs(float(ref)))
+            for i, g in enumerate(grads):
+                d = mp.diff(lambda t: total(*(args[:i] + [t] + args[i + 1:])), args[i])
+                assert abs(float(g[j]) - float(d)) <= 1e-12 * (1 + abs(float(d)))
+
+
+@pytest.mark.parametrize("V", [-40.0, -3.0, 0.0, 2.5, 60.0])
+@pytest.mark.parametrize("c", [math.inf, 2.0, 0.1])
+def test_scale_from_log_variance_pinned(V, c):
+    """(H-1) t = e^{V/2} (plain) or c e^{V/2} / sqrt(c^2 + e^V), differentiated by hand: dt/dV = t/2 (plain) or
+    (t/2) c^2 / (c^2 + e^V). 1e-13 relative for t (a softplus and an exp); 1e-11 for dt/dV, whose exp(2 log c - V)
+    at V = 60 carries the absolute round-off of its argument (~60 ulp) as relative error."""
+    with mp.workdps(DPS):
+        v = mp.mpf(V)
+        ref = mp.exp(v / 2) if math.isinf(c) else c * mp.exp(v / 2) / mp.sqrt(c * c + mp.exp(v))
+        d_ref = ref / 2 if math.isinf(c) else ref / 2 * c * c / (c * c + mp.exp(v))
+    t, dt = scale_from_log_variance(np.array([V]), c)
+    assert float(t[0]) == pytest.approx(float(ref), rel=1e-13)
+    assert float(dt[0]) == pytest.approx(float(d_ref), rel=1e-11, abs=1e-300)
+
+
+def test_hermite_rule_moments():
+    """(H-2) the scaled rule integrates against N(0, 1): weights sum to 1, E Z^2 = 1, E Z^4 = 3, E Z^6 = 15, odd
+    moments 0 (exact for polynomials of degree <= 2n - 1; round-off 1e-14)."""
+    for n in (4, 12, 64):
+        z, w = hermite_rule(n)
+        assert z.shape == w.shape == (n,)
+        for k, moment in [(0, 1.0), (1, 0.0), (2, 1.0), (3, 0.0), (4, 3.0), (6, 15.0)]:
+            assert abs(float(w @ z ** k) - moment) <= 1e-13 * max(1.0, moment)
+
+
+@pytest.mark.parametrize("M, Sigma", [(0.0, 1.0), (-3.0, 0.5), (2.0, 1.8), (12.0, 0.2)])
+def test_expected_softplus_and_both_derivatives_pinned(M, Sigma):
+    """(H-2) Q = E softplus(M + Sigma Z), dQ/dM = E sigmoid(M + Sigma Z), dQ/dSigma = E[sigmoid(M + Sigma Z) Z] by
+    mpmath quadrature; the 64-node rule is within 1e-10 for Sigma <= 2 (docs/derivations.md tabulates it)."""
+    nodes, weights = hermite_rule(64)
+    Q, dQ_dM, dQ_dS = expected_softplus(np.array([M, M]), np.array([Sigma, Sigma]), nodes, weights)
+    assert Q.shape == dQ_dM.shape == dQ_dS.shape == (2,)
+    with mp.workdps(DPS):
+        def expect(f):
+            density = lambda z: mp.exp(-z * z / 2) / mp.sqrt(2 * mp.pi)     # noqa: E731
+            return mp.quad(lambda z: density(z) * f(M + Sigma * z, z), [-mp.inf, 0, mp.inf])
+        refs = [expect(lambda v, z: mp.log(1 + mp.exp(v))), expect(lambda v, z: 1 / (1 + mp.exp(-v))),
+                expect(lambda v, z: z / (1 + mp.exp(-v)))]
+    for got, ref in zip((Q, dQ_dM, dQ_dS), refs):
+        assert abs(float(got[1]) - float(ref)) <= 1e-10

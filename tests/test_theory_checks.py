@@ -15,8 +15,7 @@ from refimpl.kl import kl_bernoulli
 from theory.concrete import (kl_binary_concrete, kl_binary_concrete_logit, kl_logistic_quadrature, log_density_binary_concrete,
                              sample_binary_concrete)
 from theory.conjugate import elbo, log_evidence, orthogonal_posterior
-from theory.hellinger import (hellinger_bc, hellinger_integral, hellinger_lower_bound, hellinger_predictive,
-                              kl_regression)
+from theory.hellinger import hellinger_bc, hellinger_lower_bound, hellinger_predictive, kl_regression
 
 SLACK = 1e-10
 probs = st.floats(1e-6, 1 - 1e-6)
@@ -119,12 +118,13 @@ def test_orthogonal_posterior_rejects_correlated_design():
 @settings(max_examples=200)
 @given(seed=seeds, sigma_e=st.floats(0.1, 3.0), spread=st.floats(1e-4, 5.0), n_x=st.integers(1, 64))
 def test_hellinger_inequalities(seed, sigma_e, spread, n_x):
+    """0 <= H^2 <= 1 and both bounds over random functions; the values and the equality cases are pinned in
+    test_theory_pinned.py."""
     rng = np.random.default_rng(seed)
     f0 = rng.normal(size=n_x)
     f = f0 + spread * rng.uniform(-1, 1, size=n_x)
     H2 = hellinger_bc(f, f0, sigma_e)
-    assert 0.0 <= H2 <= 1.0 and H2 == hellinger_bc(f0, f, sigma_e)
-    assert hellinger_integral(f, f0, sigma_e) == 2 * H2
+    assert 0.0 <= H2 <= 1.0
     assert leq(H2, kl_regression(f, f0, sigma_e) / 4)
     M = float(np.abs(f - f0).max())
     assert leq(hellinger_lower_bound(f, f0, sigma_e, M), H2)

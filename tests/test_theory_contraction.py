@@ -1,5 +1,6 @@
 """The contraction experiment (theory/contraction.py): its estimators against closed forms, q* against
-the teacher, and the quick sweep end to end through every executor.
+the teacher, and the quick sweep end to end through every executor. The slope intervals, derived
+predictions and the command line's topology are tested in tests/test_theory_predictions.py.
 
 The sweep itself is a benchmark; here it runs on the ``--quick`` grid only, and the process-pool and
 dask runs must reproduce the serial run's numbers exactly (every fit seeds its own generators, so where
@@ -7,10 +8,13 @@ it runs cannot matter).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -21,7 +25,8 @@ from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_outputs, teacher_regression
 from refimpl.prune import masked_mean_network, node_masks
 from theory import contraction as ce
-from theory.rates import local_exponent
+from theory.contraction_cli import report
+from theory.predictions import derived_prediction
 
 TIMING_KEYS = ("fit_s", "wall_s")
 
@@ -34,7 +39,10 @@ def _numbers(records):
 @pytest.fixture(scope="module")
 def quick_serial(tmp_path_factory):
     out = tmp_path_factory.mktemp("quick-serial")
-    assert ce.main(["--quick", "--executor", "serial", "--out", str(out), "--quiet"]) == 0
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert ce.main(["--quick", "--executor", "serial", "--out", str(out), "--quiet"]) == 0
+    (out / "printed.txt").write_text(printed.getvalue())
     with open(out / "contraction.json") as fh:
         return out, json.load(fh)
 
@@ -77,28 +85,6 @@ def test_hellinger_rejects_bad_arguments():
         ce.hellinger_sq(np.zeros((2, 3)), np.zeros(4), 1.0)
 
 
-# ---- (CE-3) slopes ---------------------------------------------------------------------------------
-def test_bootstrap_slope_recovers_power_law_exactly():
-    """y = a_s n^b with a different constant per seed: every per-seed slope, the mean, the median and
-    every bootstrap replicate equal b (round-off only)."""
-    n = np.array([250, 500, 1000, 2000, 4000])
-    b = -0.8731
-    values = np.array([a * n**b for a in (0.3, 1.0, 7.5)])
-    res = ce.bootstrap_slope(n, values, np.random.default_rng(1))
-    for got in [res["slope"], res["median_slope"], *res["ci"], *res["per_seed"]]:
-        assert got == pytest.approx(b, abs=1e-12)
-
-
-def test_bootstrap_interval_covers_per_seed_spread():
-    """Slopes b_s differ by seed: the estimate is their mean and the interval lies within [min, max]."""
-    n = np.array([100, 1000, 10000])
-    slopes = np.array([-1.1, -0.9, -0.7])
-    values = np.array([n**s for s in slopes])
-    res = ce.bootstrap_slope(n, values, np.random.default_rng(0), n_boot=4000)
-    assert res["slope"] == pytest.approx(-0.9, abs=1e-12)
-    assert -1.1 - 1e-12 <= res["ci"][0] < -0.9 < res["ci"][1] <= -0.7 + 1e-12
-
-
 # ---- (CE-2) q* ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("prior, extra", [("ss-ig", {}), ("ss-gl", {}), ("ss-ghs", {}),
                                           ("ss-ghs", {"parameterisation": "non-centred"})])
@@ -129,10 +115,8 @@ def test_quick_serial_end_to_end(quick_serial):
     out, result = quick_serial
     cfg = ce.ExperimentConfig(**{**ce.QUICK})
     assert len(result["records"]) == len(cfg.n_grid) * len(cfg.seeds) * len(ce.PRIORS)
+    assert result["smoke"] is True and result["config"]["B"] == 1.5
     summary = result["summary"]
-    n_mid = math.exp(np.mean(np.log(cfg.n_grid)))
-    assert summary["n_mid"] == pytest.approx(n_mid)
-    assert summary["predicted_slope"] == pytest.approx(local_exponent(n_mid), rel=1e-12)
     for r in result["records"]:
         assert 0 < r["hellinger_sq"] < 1
         # E_Q H^2 <= E_Q ||f - f0||^2 / (8 sigma_e^2), theory-notes §4.6, averaged over draws
@@ -143,13 +127,29 @@ def test_quick_serial_end_to_end(quick_serial):
         assert math.isfinite(r["elbo_gap"]) and math.isfinite(r["elbo_gap_se"])
     for prior in ce.PRIORS:
         res = summary["priors"][prior]
+        # the quick grid (250, 1000): eps_n^2 >= 1 at 250, so one informative n and no slope (CE-4)
+        assert res["prediction"]["full"] == derived_prediction(cfg.n_grid, cfg.widths, cfg.active, 1.5, prior)
+        assert res["vacuous_n"] == [250] and res["fit_n"] == [1000]
         for metric in ce.METRICS:
-            assert math.isfinite(res[metric]["slope"])
-            assert res[metric]["ci"][0] <= res[metric]["slope"] <= res[metric]["ci"][1]
-        assert set(res["checks"]) >= {"slope_in_[-1.5,-0.5]", "elbo_gap_nonnegative"}
+            assert res[metric]["slope"] is None and res[metric]["ci"] is None
+            assert math.isfinite(res[metric]["slope_all_n"])
+        assert res["checks"]["excess_slope_le_0.2"] is None
+        assert set(res["checks"]) >= {"slope_in_[-1.5,-0.5]", "elbo_gap_nonnegative", "level_below_eps2"}
     assert result["wall_s"] > 0
     if _has_matplotlib():
         assert os.path.getsize(out / "contraction.png") > 0
+
+
+def test_quick_says_it_is_a_smoke_run_and_prints_no_slope(quick_serial):
+    """--quick: the report says SMOKE RUN and has no slope, interval, or word of the rate; the same result
+    reported as an experiment talks about eps_n (so the test can see the difference)."""
+    out, result = quick_serial
+    printed = (out / "printed.txt").read_text()
+    assert "SMOKE RUN (--quick)" in printed and "no slope and no prediction is printed" in printed
+    assert "derived" not in printed and "eps_n" not in printed
+    assert not re.search(r"-?\d\.\d\d \[-?\d", printed)          # no 'slope [lo, hi]'
+    assert printed.count("SMOKE RUN") == 1
+    assert "vacuous (eps_n^2 >= 1) at n = 250" in report(result, smoke=False)
 
 
 def _has_matplotlib():
@@ -198,3 +198,14 @@ def test_config_validation():
         ce.ExperimentConfig(n_grid=(100,))
     with pytest.raises(ValueError, match="priors"):
         ce.ExperimentConfig(priors=("gaussian",))
+    with pytest.raises(ValueError, match="active"):
+        ce.ExperimentConfig(hidden=(8, 2), active=(3, 3))
+    with pytest.raises(ValueError, match="active"):
+        ce.ExperimentConfig(hidden=(8, 8, 8))
+    with pytest.raises(ValueError, match="B"):
+        ce.ExperimentConfig(B=0.0)
+    with pytest.raises(ValueError, match="noise_sigma"):
+        ce.ExperimentConfig(noise_sigma=-1.0)
+    with pytest.raises(ValueError, match="activation"):
+        ce.ExperimentConfig(activation="sigmoid")
+    assert len(ce.ExperimentConfig().seeds) >= 10

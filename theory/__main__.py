@@ -4,6 +4,8 @@
     python -m theory rates                      # the contraction experiment's teacher
     python -m theory rates --example paper      # 784-400-400-10
     python -m theory rates --widths 8 32 32 1 --active 6 4 --bounds 1 1 1 --n 1000 --prior ss-gl --published
+    python -m theory contraction --quick --executor serial    # smoke run of the experiment
+    python -m theory contraction --hidden 16 16 --active 3 2 --sweep B 0.75 1.5 3 --out DIR
 """
 from __future__ import annotations
 

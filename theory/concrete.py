@@ -48,7 +48,8 @@ def kl_binary_concrete_logit(d) -> np.ndarray:
     """(T-14b) The same KL from the logit difference ``d`` (no round trip through probabilities).
 
     Computed as ``2 (x coth x - 1)``, ``x = |d|/2``, with the series ``x^2/3 - x^4/45 + 2 x^6/945 - x^8/4725``
-    for ``x < 0.1`` (truncation error < 1e-20 relative) to avoid the cancellation in ``x coth x - 1``.
+    for ``x < 0.1`` to avoid the cancellation in ``x coth x - 1``. Its truncation error is the next term
+    ``2 x^10/93555``: at most 6.4e-13 relative, at the switch ``x = 0.1`` (measured against mpmath).
     """
     x = 0.5 * np.abs(np.asarray(d, dtype=np.float64))
     x2 = x * x

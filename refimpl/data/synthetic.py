@@ -7,8 +7,8 @@ This is the embedded default data (SPEC section 9) and the truth of the contract
 * widths ``(p, k_1, ..., k_L, K)``; hidden layer l has exactly ``s_l`` active nodes, chosen uniformly
   at random and returned sorted in ``info['true_active']``;
 * an active node's incoming weights *from the inputs or from active nodes of the previous layer* have
-  magnitudes ``U[0.5, 1.5]`` with independent random signs, and its bias is ``U(-0.5, 0.5)``, so every
-  active node matters and ``B = max |w| <= 1.5``;
+  magnitudes ``U[0.5, 1.5]`` (``weight_magnitude`` sets another range) with independent random signs, and
+  its bias is ``U(-0.5, 0.5)``, so every active node matters and ``B = max |w| <= 1.5``;
 * an inactive node has zero incoming weights and bias, hence outputs ``psi(0) = 0`` (silu, relu and
   tanh all have ``psi(0) = 0``); weights *from* an inactive node are zero as well, so the teacher is
   node-sparse in both group modes of theory-notes 3.2 (``a_l = k_{l-1}`` or ``a_l = s_{l-1}``);
@@ -59,15 +59,17 @@ def _check_active(active, widths):
     return s
 
 
-def teacher_network(widths, active, rng):
+def teacher_network(widths, active, rng, weight_magnitude=WEIGHT_MAGNITUDE):
     """A random node-sparse teacher: ``(weights, biases, true_active)``.
 
     ``weights[l]`` is ``(k_l, k_{l+1})`` and ``biases[l]`` is ``(k_{l+1},)`` for weight layers
     ``l = 0..L``; ``true_active[l]`` holds the sorted indices of the active nodes of hidden layer
-    ``l + 1`` (int64). The distribution is described in the module docstring.
+    ``l + 1`` (int64). The distribution is described in the module docstring; ``weight_magnitude``
+    ``(lo, hi)`` replaces its ``U[0.5, 1.5]`` (the same uniform draws, mapped affinely to ``[lo, hi]``).
     """
     widths = check_widths(widths)
     active = _check_active(active, widths)
+    lo, hi = _check_magnitude(weight_magnitude)
     rng = as_generator("rng", rng)
     true_active = [np.sort(rng.choice(k, size=s, replace=False)).astype(np.int64)
                    for k, s in zip(widths[1:-1], active)]
@@ -76,7 +78,6 @@ def teacher_network(widths, active, rng):
     # Columns (nodes) a layer feeds: the active nodes, then every output.
     cols = true_active + [np.arange(widths[-1])]
     weights, biases = [], []
-    lo, hi = WEIGHT_MAGNITUDE
     for k_in, k_out, r, c in zip(widths[:-1], widths[1:], rows, cols):
         w = rng.uniform(lo, hi, size=(k_in, k_out)) * rng.choice([-1.0, 1.0], size=(k_in, k_out))
         b = rng.uniform(-BIAS_HALF_WIDTH, BIAS_HALF_WIDTH, size=k_out)
@@ -93,12 +94,22 @@ def teacher_outputs(x, weights, biases, activation) -> np.ndarray:
     return eta[0]
 
 
-def _draw(n_train, n_test, widths, active, activation, rng):
+def _check_magnitude(weight_magnitude):
+    try:
+        lo, hi = (float(v) for v in weight_magnitude)
+    except (TypeError, ValueError):
+        raise ValueError(f"weight_magnitude: expected (lo, hi), got {weight_magnitude!r}") from None
+    if not (0.0 <= lo <= hi < np.inf):
+        raise ValueError(f"weight_magnitude: expected finite 0 <= lo <= hi, got {weight_magnitude!r}")
+    return lo, hi
+
+
+def _draw(n_train, n_test, widths, active, activation, rng, weight_magnitude=WEIGHT_MAGNITUDE):
     n_train, n_test = _check_count("n_train", n_train), _check_count("n_test", n_test)
     get_activation(activation)  # validates the name
     seed = int(rng) if isinstance(rng, Integral) and not isinstance(rng, bool) else None
     teacher_rng, x_train_rng, noise_train_rng, x_test_rng, noise_test_rng = as_generator("rng", rng).spawn(5)
-    weights, biases, true_active = teacher_network(widths, active, teacher_rng)
+    weights, biases, true_active = teacher_network(widths, active, teacher_rng, weight_magnitude)
     p = weights[0].shape[0]
     x_train = x_train_rng.uniform(-1.0, 1.0, size=(n_train, p))
     x_test = x_test_rng.uniform(-1.0, 1.0, size=(n_test, p))
@@ -106,17 +117,19 @@ def _draw(n_train, n_test, widths, active, activation, rng):
                 weights=weights, biases=biases, activation=activation,
                 f_train=teacher_outputs(x_train, weights, biases, activation),
                 f_test=teacher_outputs(x_test, weights, biases, activation),
-                x_distribution="uniform[-1, 1]^p", weight_magnitude=WEIGHT_MAGNITUDE,
+                x_distribution="uniform[-1, 1]^p", weight_magnitude=tuple(map(float, weight_magnitude)),
                 bias_half_width=BIAS_HALF_WIDTH, seed=seed)
     return x_train, x_test, noise_train_rng, noise_test_rng, info
 
 
 def teacher_regression(n_train: int = 2000, n_test: int = 4000, widths=(4, 8, 8, 1), active=(3, 2),
-                       noise_sigma: float = 0.5, activation: str = "tanh", rng=0) -> Dataset:
+                       noise_sigma: float = 0.5, activation: str = "tanh", rng=0,
+                       weight_magnitude=WEIGHT_MAGNITUDE) -> Dataset:
     """Regression data ``y = f0(x) + noise_sigma * e`` from a node-sparse teacher ``f0``.
 
     Defaults are theory-notes 5(e): p = 4, hidden widths (8, 8) (the student's) with s = (3, 2) active,
-    tanh, ``sigma_e = 0.5``, 4000 test points. ``widths[-1]`` must be 1. ``info`` holds
+    tanh, ``sigma_e = 0.5``, 4000 test points, ``|w| ~ U[0.5, 1.5]`` (``weight_magnitude``: see
+    :func:`teacher_network`). ``widths[-1]`` must be 1. ``info`` holds
     ``true_active``, ``teacher_widths``, ``noise_sigma``, ``weights``, ``biases``, ``activation`` and the
     noise-free ``f_train``, ``f_test`` ``(n,)`` (for ``||f - f0||`` metrics).
     """
@@ -126,7 +139,8 @@ def teacher_regression(n_train: int = 2000, n_test: int = 4000, widths=(4, 8, 8,
     if isinstance(noise_sigma, bool) or not isinstance(noise_sigma, Real) or not np.isfinite(noise_sigma) \
             or noise_sigma < 0:
         raise ValueError(f"noise_sigma: expected a finite noise standard deviation >= 0, got {noise_sigma!r}")
-    x_train, x_test, noise_train_rng, noise_test_rng, info = _draw(n_train, n_test, widths, active, activation, rng)
+    x_train, x_test, noise_train_rng, noise_test_rng, info = _draw(n_train, n_test, widths, active, activation, rng,
+                                                                   weight_magnitude)
     f_train, f_test = info["f_train"][:, 0], info["f_test"][:, 0]
     info.update(f_train=f_train, f_test=f_test, noise_sigma=float(noise_sigma))
     y_train = f_train + noise_sigma * noise_train_rng.standard_normal(f_train.shape[0])
