@@ -200,3 +200,17 @@ def test_end_to_end_the_defaults_prune_without_emptying_a_layer(tmp_path):
     # 4,000 test rows at ~54% accuracy: one standard error of a difference is sqrt(2 * .25 / 4000) = 1.1 points;
     # 3 points is 2.7 of them
     assert sparse["compressed_test"]["accuracy"] >= still["compressed_test"]["accuracy"] - 0.03
+
+
+@pytest.mark.parametrize("flags, what", [
+    (["--theta-optimizer", "sgd"], "theta_optimizer"), (["--theta-lr", "0"], "theta_lr"),
+    (["--theta-init-sd", "-1"], "theta_init_sd"), (["--rho-init", "nan"], "rho_init"),
+    (["--select-tolerance", "-0.1"], "select_tolerance"), (["--select", "best"], "select"),
+    (["--flops-budget", "0.5"], "flops_budget")])
+def test_the_command_line_refuses_bad_selection_options_in_one_line(tmp_path, capsys, flags, what):
+    from refimpl.cli import main
+    code = main(["train", "--data", "teacher-classification", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r"),
+                 *flags])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("refimpl: error:") and what in err and "\n" not in err
+    assert "Traceback" not in err and not (tmp_path / "r" / "checkpoint.npz").exists()

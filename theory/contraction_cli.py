@@ -31,6 +31,7 @@ import numpy as np
 
 from refimpl.activations import ACTIVATIONS
 
+from .cli_errors import fail, parser_class
 from .contraction import PRIORS, QUICK, ExperimentConfig, make_executor, plot, run_sweep
 
 PROG = "python -m theory contraction"
@@ -38,15 +39,7 @@ SWEEP_AXES = {"width": int, "depth": int, "s": int, "B": float}
 FEW_SEEDS = 10      # below this the t interval leans on normal per-seed slopes (docs/theory.md, CE-3)
 
 
-def fail(message: str):
-    """The error contract of ``python -m theory``: one line on stderr, exit status 2."""
-    print(f"theory: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        fail(f"{message}; see `{PROG} --help`")
+_Parser = parser_class(PROG)
 
 
 def _parser() -> argparse.ArgumentParser:

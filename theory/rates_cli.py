@@ -29,6 +29,7 @@ import numpy as np
 
 from refimpl.activations import ACTIVATIONS
 
+from .cli_errors import fail, parser_class
 from .prior_mass import c3_ratio
 from .published import SOURCES, edge_count, published_rates
 from .rates import eps_n, eps_n_published, local_exponent, rate, validity_threshold
@@ -54,15 +55,7 @@ class UsageError(Exception):
     """Bad input found after parsing; reported as one line, exit status 2."""
 
 
-def fail(message: str):
-    """The error contract: one line on stderr, exit status 2 (``SystemExit``, as argparse's own errors)."""
-    print(f"theory: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        fail(f"{message}; see `{PROG} --help`")
+_Parser = parser_class(PROG)
 
 
 def _parser() -> argparse.ArgumentParser:
