@@ -49,7 +49,7 @@ TRAIN_OPTS = {
     "clip-norm": float, "kl-anneal-epochs": int, "lr-mult-theta": float, "lr-mult-scales": float,
     "lr-mult-weights": float, "theta-init": float, "rho-init": float, "theta-init-sd": float, "theta-optimizer": str, "theta-lr": float, "train-samples": int, "eval-samples": int, "patience": int,
     "checkpoint-every": int, "seed": int, "predictive-average": str, "lr-decay-factor": float,
-    "select": str, "flops-budget": float, "select-tolerance": float,
+    "select": str, "flops-budget": float, "select-tolerance": float, "prune-below": float,
 }
 
 
@@ -75,6 +75,8 @@ TRAIN_HELP = {   # the default is TrainConfig's, added by build_parser
               "(the fewest FLOPs kept within --select-tolerance of the best compressed validation score)",
     "select-tolerance": "with --select sparse: how far below the best compressed validation accuracy (points, "
                         "0.01 = one) the selected sparser network may be; regression: a fraction of the best RMSE",
+    "prune-below": "remove nodes whose inclusion probability falls below this during training, e.g. 1e-3: "
+                   "training gets cheaper as the network sparsifies (an approximation, docs/training.md; None: off)",
     "flops-budget": "with --select compressed: the largest fraction of the dense network's FLOPs the selected "
                     "compressed network may keep, in (0, 1]",
 }

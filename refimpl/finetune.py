@@ -115,9 +115,11 @@ class FrozenMask:
 def finetune_config(config: TrainConfig, epochs: int, lr: float | None = None) -> TrainConfig:
     """The options of the fine-tuning phase: the run's own, with ``epochs`` and (if given) ``lr``, ``theta`` frozen
     (``lr_mult_theta = 0``), a constant rate and no KL annealing (the authors' second phase: constant lr, full KL),
-    and ``flops_budget = 1`` (the mask, so the FLOPs, are fixed; the selection rule is the run's)."""
+    and ``flops_budget = 1`` (the mask, so the FLOPs, are fixed; the selection rule is the run's); no removal
+    during training (``prune_below = None``: the frozen mask already fixes every node)."""
     return replace(config, epochs=epochs, lr=config.lr if lr is None else lr, lr_mult_theta=0.0, theta_init=None,
-                   rho_init=None, theta_init_sd=0.0, lr_schedule="constant", lr_decay_epochs=(), kl_anneal_epochs=0, flops_budget=1.0)
+                   rho_init=None, theta_init_sd=0.0, lr_schedule="constant", lr_decay_epochs=(), kl_anneal_epochs=0, flops_budget=1.0,
+                   prune_below=None)
 
 
 def finetune(model, params, x_fit, y_fit, x_val=None, y_val=None, config: TrainConfig | None = None, *,

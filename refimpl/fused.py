@@ -42,7 +42,6 @@ import math
 import numpy as np
 
 from .priors.common import gated_node_kl, indicators, indicators_backward
-from .schedules import inclusion_log_probs
 from .stable import _LOG_SOFTPLUS_SWITCH
 
 
@@ -223,15 +222,17 @@ def _factor_grads(d_beta, eps, mu, rho, sigma, sig, idle, c_sq, c_log):
     return d_mu, d_rho
 
 
-def _node_weight_kl(params, l: int, sigmas, sigma0: float, e_log_v, e_inv_v):
-    """(KL-5) per node ``(k_out,)`` and ``sum_i (sigma_i^2 + mu_i^2) / (2 sigma0^2)`` (= ``dKL/dE[1/v]``)."""
+def _node_weight_kl(params, l: int, sigmas, sigma0: float, e_log_v, e_inv_v, removed=(0, 0.0, 0.0)):
+    """(KL-5) per node ``(k_out,)`` and ``sum_i (sigma_i^2 + mu_i^2) / (2 sigma0^2)`` (= ``dKL/dE[1/v]``);
+    ``removed = (r, sq, log_sigma)``: the group's frozen entries read from removed inputs (SH-1)."""
     mu_w, mu_b = params[f"{l}.w_mu"], params[f"{l}.b_mu"]
     (sigma_w, _, idle_w), (sigma_b, _, idle_b) = sigmas[f"{l}.w"], sigmas[f"{l}.b"]
-    m = mu_w.shape[0] + 1
+    r, sq_removed, log_sigma_removed = removed
+    m = mu_w.shape[0] + 1 + r
     sq = (np.einsum("ij,ij->j", sigma_w, sigma_w) + np.einsum("ij,ij->j", mu_w, mu_w)
-          + sigma_b * sigma_b + mu_b * mu_b) * (0.5 / (sigma0 * sigma0))
+          + sigma_b * sigma_b + mu_b * mu_b) * (0.5 / (sigma0 * sigma0)) + sq_removed
     log_sigma = (np.sum(log_softplus_given(params[f"{l}.w_rho"], sigma_w, idle_w), axis=0)
-                 + log_softplus_given(params[f"{l}.b_rho"], sigma_b, idle_b))
+                 + log_softplus_given(params[f"{l}.b_rho"], sigma_b, idle_b)) + log_sigma_removed
     kl = m * (math.log(sigma0) - 0.5) - log_sigma
     if e_inv_v is None:
         return kl + sq, sq
@@ -252,13 +253,14 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
               for l in range(L) for k in ("w", "b")}              # (sigma, sigmoid, switch idle) of each rho
 
     # (P-2) KL; the per-node coefficients of its mu/rho gradients are kept for the end
-    log_lams = inclusion_log_probs(prior.widths, prior.lam, n_data, prior.C, prior.kappa) if prior.spike else None
+    log_lams = prior.inclusion_log_probs(n_data) if prior.spike else None
     moments, moment_cache = prior.weight_kl_moments(params, noise)
     kl_parts = {"kl_z": 0.0, "kl_w": 0.0} if prior.spike else {"kl_w": 0.0}
     kl_grads, d_e_log_v, d_e_inv_v, coefs = {}, [None] * L, [None] * L, []
     for l, k_in, _ in prior.layers():
         e_log_v, e_inv_v = moments[l] if moments[l] is not None else (None, None)
-        kl_node, sq = _node_weight_kl(params, l, sigmas, prior.sigma0, e_log_v, e_inv_v)
+        removed = prior.removed_inputs(l, k_in)                         # (SH-1)
+        kl_node, sq = _node_weight_kl(params, l, sigmas, prior.sigma0, e_log_v, e_inv_v, removed)
         gamma = None
         if prior.has_indicators(l):
             gamma, kl_z, kl_w, kl_grads[f"{l}.theta"] = gated_node_kl(params[f"{l}.theta"], log_lams[l], kl_node)
@@ -267,7 +269,7 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
         else:
             kl_parts["kl_w"] = kl_parts["kl_w"] + np.sum(kl_node)
         if e_inv_v is not None:
-            half_m = 0.5 * (k_in + 1)
+            half_m = 0.5 * (k_in + 1 + removed[0])
             d_e_log_v[l] = np.full_like(e_log_v, half_m) if gamma is None else half_m * gamma
             d_e_inv_v[l] = sq if gamma is None else gamma * sq
         c_log = kl_scale if gamma is None else kl_scale * gamma

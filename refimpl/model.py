@@ -22,7 +22,6 @@ from .likelihoods import LIKELIHOODS, categorical_nll, gaussian_nll
 from .priors import make_prior
 from .priors.common import INITS
 from .relaxation import RELAXATIONS
-from .schedules import inclusion_log_probs
 from .validation import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
                          check_targets, check_widths)
 
@@ -89,8 +88,7 @@ class NodeSparseBNN:
 
     def inclusion_probs(self, n_data: int) -> list[float]:
         """Prior inclusion probabilities ``lambda_l`` of the hidden layers for training-set size N."""
-        p = self.prior
-        return [math.exp(a) for a, _ in inclusion_log_probs(self.widths, p.lam, n_data, p.C, p.kappa)]
+        return [math.exp(a) for a, _ in self.prior.inclusion_log_probs(n_data)]
 
     def init_params(self, rng: np.random.Generator) -> dict:
         """Parameters initialised by the scheme ``self.init`` (I-1), drawn on the host and moved to the backend."""

@@ -34,7 +34,8 @@ SELECT_RULES = ("nll", "compressed", "sparse")
 #: Options added to TrainConfig after runs had been saved, with the value that reproduces the behaviour before
 #: each existed; a saved configuration without them is completed with these (:func:`complete_train_config`).
 ADDED_OPTIONS = {"select": "nll", "flops_budget": 1.0, "rho_init": None, "theta_init_sd": 0.0,
-                 "theta_optimizer": "adam", "theta_lr": 0.03, "select_tolerance": 0.01}
+                 "theta_optimizer": "adam", "theta_lr": 0.03, "select_tolerance": 0.01,
+                 "prune_below": None}
 
 
 def complete_train_config(saved, config_class=None) -> dict:

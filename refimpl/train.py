@@ -28,10 +28,11 @@ import numpy as np
 
 from . import optim
 from . import rundir
+from . import shrink
 from .checkpoint import Checkpoint, check_compatible, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from .evaluate import evaluate, network_metrics
 from .metrics import NonFiniteError, flops_kept
-from .prune import compress
+from .prune import compress, inclusion_probabilities
 from . import selection
 from .selection import SELECT_RULES, complete_train_config, within_budget
 from .stable import sigmoid
@@ -78,6 +79,7 @@ class TrainConfig:
     select: str = "sparse"                  # model selection: "nll" | "compressed" | "sparse" (refimpl/selection.py)
     flops_budget: float = 1.0               # select="compressed": largest fraction of the dense FLOPs kept
     select_tolerance: float = 0.01          # select="sparse": accuracy points (regression: fraction of the RMSE)
+    prune_below: float | None = None        # remove nodes with gamma below this during training (refimpl/shrink.py)
 
     def __post_init__(self):
         ints = {"epochs": 1, "batch_size": 1, "train_samples": 1, "eval_samples": 1, "eval_batch_size": 1,
@@ -134,6 +136,10 @@ class TrainConfig:
         if self.select != "compressed" and fb != 1.0:
             raise ValueError(f"flops_budget: {fb!r} applies only with select='compressed' (--select compressed); add "
                              "it, or drop flops_budget")
+        pb = self.prune_below
+        if pb is not None and (isinstance(pb, bool) or not isinstance(pb, (int, float)) or not 0.0 < pb < 0.5):
+            raise ValueError(f"prune_below: expected an inclusion probability in (0, 0.5), e.g. 1e-3 (nodes with gamma "
+                             f"below it are removed during training), or None, got {pb!r}")
         if not isinstance(self.fused, bool):
             raise ValueError(f"fused: expected True (the fused NumPy step) or False (the reference path), got {self.fused!r}")
         decay = self.lr_decay_epochs
@@ -292,7 +298,8 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
         if config.theta_init_sd > 0:
             params = spread_logits(params, config.theta_init_sd, config.seed, b)
         state = dict(params=params, opt_state=opt.init(params), best_params=dict(params), epoch=0, step=0,
-                     perm=np.zeros(0, np.int64), sums={}, best=None, bad_epochs=0, history=[], done=False)
+                     perm=np.zeros(0, np.int64), sums={}, best=None, bad_epochs=0, history=[], done=False,
+                     alive=None if config.prune_below is None else shrink.all_alive(model))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
         _write_history(out_dir, state["history"])
@@ -302,7 +309,8 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
             return
         meta = dict(model_config=model.config, train_config=train_config, epoch=state["epoch"], step=state["step"],
                     rng_state=rng.bit_generator.state, sums=state["sums"], best=state["best"],
-                    bad_epochs=state["bad_epochs"], history=state["history"], done=state["done"])
+                    bad_epochs=state["bad_epochs"], history=state["history"], done=state["done"],
+                    alive=None if state["alive"] is None else [a.tolist() for a in state["alive"]])
         try:
             save_checkpoint(ckpt_path, params={k: b.to_numpy(v) for k, v in state["params"].items()},
                             opt_state=optim.state_to_arrays(state["opt_state"]),
@@ -323,36 +331,45 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
             if state["step"] == 0:
                 state["perm"] = rng.permutation(n)
                 state["sums"] = {}
+                if state["alive"] is not None:      # (SH-1) removal happens at epoch starts only
+                    state["alive"] = shrink.update_alive(model, state["params"], state["alive"], config.prune_below)
+            net = _Stepping(model, state, n)        # the whole network, or the part that remains (SH-1)
             for step in range(state["step"], steps_per_epoch):
                 idx = state["perm"][step * batch:(step + 1) * batch]
-                noise = model.sample_noise(rng, config.train_samples)
+                noise = net.model.sample_noise(rng, config.train_samples)
                 global_step = epoch * steps_per_epoch + step
                 w_kl = optim.kl_weight(global_step, config.kl_anneal_epochs * steps_per_epoch)
-                step_fn = model.loss_and_grad_fused if config.fused else model.loss_and_grad
+                step_fn = net.model.loss_and_grad_fused if config.fused else net.model.loss_and_grad
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # divergence is checked below
-                    loss, grads, terms = step_fn(state["params"], x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
+                    loss, grads, terms = step_fn(net.params, x_train[idx], y_train[idx], noise, n, kl_weight=w_kl)
                 _check_finite_step(b, loss, grads, epoch, step, config)
                 if config.clip_norm is not None:
                     grads, _ = optim.clip_by_global_norm(grads, config.clip_norm)
-                state["params"], state["opt_state"] = opt.update(global_step, grads, state["opt_state"], state["params"])
+                net.params, net.opt_state = opt.update(global_step, grads, net.opt_state, net.params)
                 sums = state["sums"]
                 for k, v in {"loss": loss, **terms}.items():
                     sums[k] = sums.get(k, 0.0) + float(b.to_numpy(v))
                 state["step"] = step + 1
                 if flag.raised is not None:
+                    net.write_back(state)
                     checkpoint()
                     print(f"\ninterrupted by signal {flag.raised} at epoch {epoch + 1} step {step + 1}; "
                           f"checkpoint written to {ckpt_path}; continue with --resume", file=log if log is not None else sys.stderr)
                     return FitResult(state["params"], state["best_params"], state["history"], interrupted=True)
+            net.write_back(state)
             last_step = (epoch + 1) * steps_per_epoch - 1
             record = {"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in state["sums"].items()},
                       "lr": lr_at(last_step), "kl_weight": optim.kl_weight(last_step, config.kl_anneal_epochs * steps_per_epoch),
                       "nodes_kept": nodes_kept(model, state["params"]), **theta_spread(model, state["params"])}
             record["flops_kept"] = flops_kept(model.widths, record["nodes_kept"])["fraction_kept"]    # (M-8)
+            if state["alive"] is not None:     # (SH-2) a step differs from the full one w.p. <= removed_gamma_sum
+                record["nodes_trained"] = [int(a.sum()) for a in state["alive"]]
+                record["removed_gamma_sum"] = float(sum(np.sum(g[~a]) for g, a in
+                                                        zip(inclusion_probabilities(model, state["params"]), state["alive"])))
             if x_val is not None and len(x_val):
                 try:
                     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                        metrics = evaluate(model, state["params"], x_val, y_val, config.eval_samples,
+                        metrics = evaluate(net.model, net.params, x_val, y_val, config.eval_samples,   # (SH-1)
                                            np.random.default_rng([config.seed, epoch + 1]),
                                            batch_size=config.eval_batch_size, y_scale=y_scale,
                                            average=config.predictive_average)
@@ -384,6 +401,30 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
             _progress(log, record, state["epoch"], config.epochs, time.perf_counter() - t_start, steps_per_epoch,
                       steps_before)
     return FitResult(state["params"], state["best_params"], state["history"])
+
+
+class _Stepping:
+    """The network an epoch's steps train: the model itself, or with ``prune_below`` and nodes removed the
+    smaller network of :mod:`refimpl.shrink` with its gathered parameters and optimiser state; ``write_back``
+    returns them into the full network's state, which checkpoints and results hold."""
+
+    def __init__(self, model, state: dict, n_data: int):
+        self.alive = state["alive"]
+        self.whole = self.alive is None or all(a.all() for a in self.alive)
+        if self.whole:
+            self.model, self.params, self.opt_state = model, state["params"], state["opt_state"]
+            return
+        self.full = model
+        self.model = shrink.smaller_model(model, state["params"], self.alive, n_data)
+        self.params = shrink.gather(model, state["params"], self.alive)
+        self.opt_state = shrink.gather(model, state["opt_state"], self.alive)
+
+    def write_back(self, state: dict):
+        if self.whole:
+            state["params"], state["opt_state"] = self.params, self.opt_state
+            return
+        state["params"] = shrink.scatter(self.full, state["params"], self.params, self.alive)
+        state["opt_state"] = shrink.scatter(self.full, state["opt_state"], self.opt_state, self.alive)
 
 
 class CheckpointWriteError(OSError):
@@ -421,7 +462,8 @@ def _restore(model, ckpt: Checkpoint, rng) -> dict:
     return dict(params=to_b(ckpt.params), opt_state=optim.state_from_arrays(ckpt.opt_state, b),
                 best_params=to_b(ckpt.best_params), epoch=meta["epoch"], step=meta["step"], perm=ckpt.perm,
                 sums=meta["sums"], best=meta["best"], bad_epochs=meta["bad_epochs"], history=meta["history"],
-                done=meta["done"])
+                done=meta["done"], alive=None if meta.get("alive") is None else [np.asarray(a, dtype=bool)
+                                                                              for a in meta["alive"]])
 
 
 def _write_history(out_dir: str, history: list):

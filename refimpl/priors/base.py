@@ -24,6 +24,7 @@ A subclass supplies the scales through four hooks: ``scale_param_shapes``, ``ini
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from array_api_compat import array_namespace
 
@@ -33,10 +34,33 @@ from .common import (gaussian_sample, gaussian_sample_backward, indicators, indi
                      gated_node_kl, init_gaussian_layer)
 
 
+@dataclass(frozen=True)
+class Removed:
+    """What the nodes removed during training (``TrainConfig.prune_below``, :mod:`refimpl.shrink`) leave in
+    the objective of the network that remains (SH-1, docs/derivations.md). Per weight layer l:
+
+    * ``log_lams``: ``(log lambda_l, log(1 - lambda_l))`` of the full network's hidden layers, kept fixed;
+    * ``fan_in``: the full network's ``k_in`` (group size ``m = k_in + 1``, and the SS-GL scale prior's shape);
+    * ``sq``, ``log_sigma``: per remaining node, ``sum (sigma^2 + mu^2) / (2 sigma0^2)`` and ``sum log sigma``
+      over the ``fan_in - k_in`` frozen weights it reads from removed inputs (0.0 where none): they stay in the
+      node's (KL-5), which its ``gamma`` multiplies and whose ``E log v``, ``E 1/v`` they reach;
+    * ``scales``: per layer ``(count, sum of E tau^2)`` of the removed nodes' frozen SS-GL scales, which enter
+      the KL of the shared ``lam2`` (GL-3); ``None`` for other priors.
+    """
+
+    log_lams: tuple
+    fan_in: tuple
+    sq: tuple
+    log_sigma: tuple
+    scales: tuple | None = None
+
+
 class NodePrior:
     """Base of the node-group priors; see the module docstring for the maths and the hooks."""
 
     scale_parts: tuple[str, ...] = ()
+    #: Set by :mod:`refimpl.shrink` on the network that remains after nodes were removed; ``None`` otherwise.
+    removed: Removed | None = None
 
     def __init__(self, widths, spike: bool, *, sigma0=1.0, lam="paper", C=1e-9, kappa=0.1,
                  relaxation="straight-through", temperature=0.5, backend=None):
@@ -50,6 +74,20 @@ class NodePrior:
         self.kl_parts = (("kl_z",) if spike else ()) + ("kl_w",) + self.scale_parts
         if spike:  # fail now on a bad constant or schedule name, not at the first loss call
             inclusion_log_probs(self.widths, lam, 2, C, kappa)
+
+    def inclusion_log_probs(self, n_data: int):
+        """``[(log lambda_l, log(1 - lambda_l))]`` of the hidden layers for training-set size N (S-1..S-3);
+        a network with removed nodes keeps the full network's values (SH-1)."""
+        if self.removed is not None:
+            return list(self.removed.log_lams)
+        return inclusion_log_probs(self.widths, self.lam, n_data, self.C, self.kappa)
+
+    def removed_inputs(self, l: int, k_in: int):
+        """``(r, sq, log_sigma)``: frozen entries per group of layer l read from removed inputs, their (KL-5)
+        square sum and ``sum log sigma``, each ``(k_out,)`` (SH-1); ``(0, 0.0, 0.0)`` when nothing was removed."""
+        if self.removed is None:
+            return 0, 0.0, 0.0
+        return self.removed.fan_in[l] - k_in, self.removed.sq[l], self.removed.log_sigma[l]
 
     def has_indicators(self, l: int) -> bool:
         return self.spike and l < self.n_layers - 1
@@ -162,13 +200,14 @@ class NodePrior:
     def kl(self, params, noise, n_data: int):
         """(P-2) The KL parts (0-d arrays, whole-network totals) and their gradients. Closed form; only
         an optional one-sample estimate (centred SS-GHS) reads ``noise``."""
-        log_lams = inclusion_log_probs(self.widths, self.lam, n_data, self.C, self.kappa) if self.spike else None
+        log_lams = self.inclusion_log_probs(n_data) if self.spike else None
         moments, moment_cache = self.weight_kl_moments(params, noise)
         parts = {"kl_z": 0.0, "kl_w": 0.0} if self.spike else {"kl_w": 0.0}
         grads, d_e_log_v, d_e_inv_v = {}, [None] * self.n_layers, [None] * self.n_layers
         for l, k_in, _ in self.layers():
             e_log_v, e_inv_v = moments[l] if moments[l] is not None else (None, None)
-            kl_node, d_w, d_b, d_elv, d_eiv = _node_weight_kl(params, l, k_in + 1, self.sigma0, e_log_v, e_inv_v)
+            kl_node, d_w, d_b, d_elv, d_eiv = _node_weight_kl(params, l, k_in + 1, self.sigma0, e_log_v, e_inv_v,
+                                                              self.removed_inputs(l, k_in))
             xp = array_namespace(kl_node)
             if self.has_indicators(l):
                 gamma, kl_z, kl_w, grads[f"{l}.theta"] = gated_node_kl(params[f"{l}.theta"], log_lams[l], kl_node)
@@ -196,13 +235,17 @@ def _product(z, t):
     return z if t is None else z * t
 
 
-def _node_weight_kl(params, l: int, m: int, sigma0: float, e_log_v, e_inv_v):
+def _node_weight_kl(params, l: int, m: int, sigma0: float, e_log_v, e_inv_v, removed=(0, 0.0, 0.0)):
     """(KL-5) per node of layer l, ``(k_out,)``, with gradients: ``((d w_mu, d w_rho), (d b_mu, d b_rho),
-    dKL/dE[log v], dKL/dE[1/v])``; the last two are ``None`` when ``v = 1``."""
+    dKL/dE[log v], dKL/dE[1/v])``; the last two are ``None`` when ``v = 1``. ``removed = (r, sq, log_sigma)``:
+    the ``r`` frozen entries per group read from removed inputs, their square sum and ``sum log sigma`` (SH-1);
+    they belong to the group's (KL-5) like the others."""
     xp = array_namespace(params[f"{l}.w_mu"])
     inv_var0 = 1.0 / (sigma0 * sigma0)
-    kl = m * (math.log(sigma0) - 0.5)
-    grads, sq_sum = [], 0.0
+    r, sq_sum, log_sigma_removed = removed
+    m = m + r
+    kl = m * (math.log(sigma0) - 0.5) - log_sigma_removed
+    grads = []
     for kind in ("w", "b"):
         mu, rho = params[f"{l}.{kind}_mu"], params[f"{l}.{kind}_rho"]
         sigma = softplus(rho)

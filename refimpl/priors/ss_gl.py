@@ -132,6 +132,8 @@ class SpikeSlabGroupLasso(NodePrior):
         grads, kl_tau = {}, 0.0
         d_e_log_rate, d_e_rate = 0.0, 0.0
         for l, k_in, _ in self.layers():
+            if self.removed is not None:    # (SH-1) the full network's group size; the removed nodes' frozen scales
+                k_in = self.removed.fan_in[l]
             shape = 0.5 * (k_in + 2)  # (m + 1)/2 with m = k_in + 1
             kl, d_mu, d_rho, d_elr, d_er = kl_lognormal_gamma_rho(params[f"{l}.tau_mu"], params[f"{l}.tau_rho"],
                                                                   shape, e_log_rate, e_rate)
@@ -139,6 +141,11 @@ class SpikeSlabGroupLasso(NodePrior):
             grads[f"{l}.tau_mu"], grads[f"{l}.tau_rho"] = d_mu, d_rho
             d_e_log_rate = d_e_log_rate + d_elr * kl.shape[0]
             d_e_rate = d_e_rate + xp.sum(d_er)
+            if self.removed is not None and self.removed.scales[l][0]:
+                count, mean_sum = self.removed.scales[l]   # their KL is linear in (E log rate, E rate)
+                kl_tau = kl_tau + d_elr * count * e_log_rate + e_rate * mean_sum
+                d_e_log_rate = d_e_log_rate + d_elr * count
+                d_e_rate = d_e_rate + mean_sum
         kl_lam, d_lam_mu, d_lam_rho, _, _ = kl_lognormal_gamma_rho(lam_mu, lam_rho, self.lam2_shape,
                                                                    math.log(self.lam2_rate), self.lam2_rate)
         # chain E log rate = lam_mu - log 2 and E rate = exp(lam_mu + s^2/2)/2 back to (lam_mu, lam_rho)
