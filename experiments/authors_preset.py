@@ -3,6 +3,7 @@
     python -m experiments.authors_preset --out out/authors                       # 5 variants x 3 seeds x 300 epochs
     python -m experiments.authors_preset --out out/authors --variants ss-gl --seeds 0 --epochs 80
     python -m experiments.authors_preset --out /tmp/q --data mnist5k --hidden 20 --epochs 2 --seeds 0   # smoke
+    python -m experiments.authors_preset --out out/authors-shrink --prune-below 1e-3   # nodes removed as they fall
 
 Every fit is ``refimpl.pipeline.train_run`` (the same function as ``python -m refimpl train --preset authors``)
 in ``OUT/<variant>/seed<k>/``, then ``prune_run``; rerunning the command skips finished fits and resumes
@@ -51,20 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", default="fashion-mnist", help="fashion-mnist | mnist5k")
     ap.add_argument("--hidden", nargs="+", type=int, default=[400, 400])
     ap.add_argument("--checkpoint-every", type=int, default=5)
+    ap.add_argument("--prune-below", type=float, default=None,
+                    help="remove nodes with gamma below this during training (TrainConfig.prune_below; SH-1)")
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--compare-runs", nargs="+", metavar="DIR",
                     help="only print nodes and theta spread by epoch of these run directories beside the reference")
     return ap
 
 
-def fit_variant(out_dir: str, data: str, hidden, variant: str, seed: int, epochs: int, checkpoint_every: int, log):
+def fit_variant(out_dir: str, data: str, hidden, variant: str, seed: int, epochs: int, checkpoint_every: int, log,
+                prune_below: float | None = None):
     """Train (or skip, or resume) one fit with the preset and prune it; returns its record."""
     model_kw = dict(VARIANTS[variant])
     prior = model_kw.pop("prior")
-    explicit = {"prior", *model_kw, "epochs", "seed", "checkpoint_every"}
-    model, train, data_opts, record = resolve("authors", prior, {"prior": prior, **model_kw},
-                                              {"epochs": epochs, "seed": seed, "checkpoint_every": checkpoint_every},
-                                              {}, explicit)
+    train_kw = {"epochs": epochs, "seed": seed, "checkpoint_every": checkpoint_every}
+    if prune_below is not None:
+        train_kw["prune_below"] = prune_below
+    explicit = {"prior", *model_kw, *train_kw}
+    model, train, data_opts, record = resolve("authors", prior, {"prior": prior, **model_kw}, train_kw, {}, explicit)
     metrics_path = os.path.join(out_dir, METRICS)
     done = os.path.exists(metrics_path) and not common._read_json(metrics_path).get("interrupted")
     if not done:
@@ -158,7 +163,8 @@ def main(argv=None):
     for variant in args.variants:
         for seed in args.seeds:
             sub = os.path.join(args.out, variant, f"seed{seed}")
-            fits.append(fit_variant(sub, args.data, args.hidden, variant, seed, args.epochs, args.checkpoint_every, log))
+            fits.append(fit_variant(sub, args.data, args.hidden, variant, seed, args.epochs, args.checkpoint_every, log,
+                                    args.prune_below))
             f = fits[-1]
             print(f"{variant} seed {seed}: compressed acc {f['compressed']['accuracy']:.4f} nodes {f['nodes_kept']} "
                   f"flops {f['flops_kept']:.3f}", flush=True)
