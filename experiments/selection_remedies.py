@@ -51,6 +51,8 @@ VARIANTS = {
     "natural+concrete": ("natural", {"relaxation": "concrete"}),
     "natural+authors-scaling": ("natural", {"input_scaling": "authors", "init": "authors"}),
     "adam+spread1": ("reference", {"theta_init_sd": 1.0}),
+    "non-centred": ("defaults", {"parameterisation": "non-centred"}),   # SS-GL / SS-GHS: scales in the forward pass
+    "shrink": ("defaults", {"prune_below": 1e-3}),                       # nodes removed as they fall (SH-1)
 }
 MODEL_KEYS = ("temperature", "relaxation", "init", "parameterisation")
 #: the issue's targets: the FLOPs budget of the selected compressed network, per data set and prior
