@@ -102,6 +102,8 @@ def test_cli_quick_writes_json(tmp_path, capsys):
     (["--n-grid", "250"], "n_grid"),
     (["--workers", "0"], "workers"),
     (["--priors", "nope"], "invalid choice"),
+    (["--hidden", "8", "--active", "9"], "active"),
+    (["--sweep", "width"], "--sweep width"),
 ])
 def test_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
     with pytest.raises(SystemExit) as exc:
@@ -109,3 +111,18 @@ def test_cli_bad_input_is_one_line(argv, needle, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert exc.value.code == 2 and len(err) == 1
     assert err[0].startswith("theory: error: ") and needle in err[0]
+
+
+def test_topology_and_sweep_from_the_command_line(tmp_path, capsys):
+    """The contraction experiment's teacher flags and sweeps (issue: both experiments take the topology): one
+    hidden layer of 6 with 2 active, B swept over two values; each point its own folder; a smoke run says so."""
+    out = tmp_path / "sw"
+    assert sr.main(["--quick", "--executor", "serial", "--quiet", "--priors", "ss-ig", "--seeds", "0", "--n-grid",
+                    "250", "500", "--steps", "20", "--hidden", "6", "--active", "2", "--sweep", "B", "1", "2",
+                    "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("SMOKE RUN") == 2 and "== B=1 ==" in printed and "== B=2 ==" in printed
+    for tag, B in (("B=1", 1.0), ("B=2", 2.0)):
+        result = json.loads((out / tag / "support.json").read_text())
+        assert result["config"]["hidden"] == [6] and result["config"]["active"] == [2] and result["config"]["B"] == B
+        assert all(len(r["random"]["layers"]) == 1 and r["true_active"] == [2] for r in result["records"])

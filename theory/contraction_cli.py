@@ -42,11 +42,11 @@ FEW_SEEDS = 10      # below this the t interval leans on normal per-seed slopes 
 _Parser = parser_class(PROG)
 
 
-def _parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    ap.add_argument("--out", default="contraction-out", help="output directory for contraction.json/.png")
-    ap.add_argument("--quick", action="store_true", help=f"smoke run (CI): {QUICK}")
+def add_experiment_arguments(ap: argparse.ArgumentParser, out_default: str, quick_help: str) -> argparse.ArgumentParser:
+    """The options the contraction and support-recovery experiments share: output, smoke run, executor, the
+    teacher's topology with its sweeps, and the grid (``theory/support.py`` uses them too)."""
+    ap.add_argument("--out", default=out_default, help="output directory")
+    ap.add_argument("--quick", action="store_true", help=f"smoke run (CI): {quick_help}")
     run = ap.add_argument_group("where the fits run")
     run.add_argument("--executor", choices=("process", "serial", "dask"), default="process")
     run.add_argument("--workers", type=int, default=None, help="process pool size (default: CPU count)")
@@ -66,8 +66,15 @@ def _parser() -> argparse.ArgumentParser:
     grid.add_argument("--priors", nargs="+", choices=PRIORS)
     grid.add_argument("--steps", type=int, help="optimiser steps per fit")
     grid.add_argument("--kappa", type=float, help="theory schedule constant")
-    grid.add_argument("--qstar-steps", type=int, help="Adam steps tuning q* (0: untuned)")
     ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return ap
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = _Parser(prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
+    add_experiment_arguments(ap, "contraction-out", str(QUICK))
+    ap.add_argument("--qstar-steps", type=int, help="Adam steps tuning q* (0: untuned)")
     return ap
 
 
@@ -81,7 +88,7 @@ def base_config(args) -> ExperimentConfig:
              "qstar_steps": "qstar_steps", "p": "p", "hidden": "hidden", "active": "active", "B": "B",
              "noise": "noise_sigma", "activation": "activation"}
     for flag, field in flags.items():
-        value = getattr(args, flag)
+        value = getattr(args, flag, None)
         if value is not None:
             overrides[field] = tuple(value) if isinstance(value, list) else value
     return replace(ExperimentConfig(), **overrides)

@@ -1,7 +1,9 @@
 """Node-selection consistency (SR-1 to SR-3 of ``docs/theory.md``): does the variational posterior keep
 the teacher's active nodes, and only those, as n grows?
 
-Run it as ``python -m theory support [--quick] [--out DIR] [--n-grid ...] [--seeds ...] [--priors ...]``.
+Run it as ``python -m theory support [--quick] [--out DIR] [--n-grid ...] [--seeds ...] [--priors ...]``, with the
+teacher's topology and the sweeps over width, depth, s and B of ``python -m theory contraction``
+(``theory/contraction_cli.py``; a sweep writes ``DIR/<point>/support.json``).
 Like the contraction experiment (:mod:`theory.contraction`, whose teacher, grid and training budget it
 shares through :class:`~theory.contraction.ExperimentConfig`) it reports numbers and never fails on them.
 
@@ -57,6 +59,7 @@ from refimpl.train import TrainConfig, fit
 from .cli_errors import fail, parser_class
 from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
                           make_executor, teacher_in_student_units)
+from .contraction_cli import add_experiment_arguments, base_config, sweep_points
 
 STARTS = ("random", "truth")
 MATCH_COS = 0.9           # |cos| of a matched first-layer pair that counts as a true positive (SR-2)
@@ -299,53 +302,55 @@ PROG = "python -m theory support"
 
 def _parser():
     ap = parser_class(PROG)(prog=PROG, description="Node-selection consistency: false-positive and false-negative "
-                            "node rates against n, from a random start and from the truth (docs/theory.md, SR-1..3).")
-    ap.add_argument("--out", default="support-out", help="output directory for support.json/.png")
-    ap.add_argument("--quick", action="store_true", help=f"smoke run (CI): {QUICK}")
-    ap.add_argument("--executor", choices=("process", "serial", "dask"), default="process")
-    ap.add_argument("--workers", type=int, default=None, help="process pool size (default: CPU count)")
-    ap.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (with --executor dask)")
-    ap.add_argument("--n-grid", type=int, nargs="+", help="training-set sizes")
-    ap.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0..9)")
-    ap.add_argument("--priors", nargs="+", choices=PRIORS)
-    ap.add_argument("--steps", type=int, help="optimiser steps per fit")
-    ap.add_argument("--theta-optimizer", choices=("natural", "adam"), help="instead of the default (natural)")
-    ap.add_argument("--theta-lr", type=float, help="natural step size of the logits instead of the default")
-    ap.add_argument("--theta-init", type=float, help="initial logit of the random start instead of logit(0.99)")
-    ap.add_argument("--lr-mult-theta", type=float, help="learning-rate multiplier of the logits (adam)")
-    ap.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+                            "node rates against n, from a random start and from the truth (docs/theory.md, SR-1..3). "
+                            "The teacher, its sweeps and the grid take the flags of `python -m theory contraction`.")
+    add_experiment_arguments(ap, "support-out", str(QUICK))
+    sel = ap.add_argument_group("node selection (default: TrainConfig's)")
+    sel.add_argument("--theta-optimizer", choices=("natural", "adam"), help="instead of the default (natural)")
+    sel.add_argument("--theta-lr", type=float, help="natural step size of the logits instead of the default")
+    sel.add_argument("--theta-init", type=float, help="initial logit of the random start instead of logit(0.99)")
+    sel.add_argument("--lr-mult-theta", type=float, help="learning-rate multiplier of the logits (adam)")
     return ap
+
+
+SMOKE = ("SMOKE RUN (--quick): short fits that check that the experiment runs end to end. Their counts say nothing "
+         "about consistency; run without --quick for the experiment.")
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    overrides = dict(QUICK) if args.quick else {}
-    for flag in ("n_grid", "seeds", "priors", "steps"):
-        if getattr(args, flag) is not None:
-            value = getattr(args, flag)
-            overrides[flag] = tuple(value) if isinstance(value, list) else value
     options = tuple((name, getattr(args, name)) for name in ("theta_optimizer", "theta_lr", "theta_init",
                                                               "lr_mult_theta") if getattr(args, name) is not None)
     try:
-        config = replace(ExperimentConfig(), **overrides)
-        train_config(config, config.n_grid[0], 0, "random", options)     # a bad option fails here
+        points = sweep_points(base_config(args), args.sweep)
+        for _, config in points:
+            train_config(config, config.n_grid[0], 0, "random", options)     # a bad option fails here
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"workers: expected a process count >= 1, got {args.workers}")
         os.makedirs(args.out, exist_ok=True)
     except (ValueError, OSError) as exc:
         fail(f"{exc}; see `{PROG} --help`")
+    written, t0 = [], time.perf_counter()
     with make_executor(args.executor, args.workers, args.scheduler) as executor:
-        result = run_support(config, executor, log=None if args.quiet else sys.stderr, options=options)
-    result["smoke"] = bool(args.quick)
-    path = os.path.join(args.out, "support.json")
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(result, fh, indent=1)
-    os.replace(tmp, path)
-    png = plot(result, os.path.join(args.out, "support.png"))
-    print(report(result))
-    print(f"wall time {result['wall_s']:.1f} s for {len(result['records'])} tasks (two fits each); wrote {path}"
-          + (f", {png}" if png else ""))
+        for tag, config in points:
+            result = run_support(config, executor, log=None if args.quiet else sys.stderr, options=options)
+            result.update(smoke=bool(args.quick), point=tag or None)
+            folder = os.path.join(args.out, tag) if tag else args.out
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, "support.json")
+            with open(path + ".tmp", "w") as fh:
+                json.dump(result, fh, indent=1)
+            os.replace(path + ".tmp", path)
+            png = plot(result, os.path.join(folder, "support.png"))
+            written += [path] + ([png] if png else [])
+            if tag:
+                print(f"== {tag} ==")
+            if args.quick:
+                print(SMOKE)
+            print(report(result))
+    print(f"wall time {time.perf_counter() - t0:.1f} s for {len(points)} point(s) of "
+          f"{sum(len(c.priors) * len(c.n_grid) * len(c.seeds) for _, c in points)} tasks (two fits each); wrote "
+          + (", ".join(written) if len(written) <= 3 else f"{len(written)} files under {args.out}"))
     return 0
 
 
