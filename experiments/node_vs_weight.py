@@ -22,6 +22,13 @@ the authors' "parameters kept" of M-7 also counts incoming weights from pruned n
 
 ``--fits`` holds ``<prior>/seed<k>/`` fits as written by mnist5k.py / fashion_mnist.py; missing ones are
 trained there with that script's DEFAULTS (and any knob given here). Results: ``OUT/results.json``, ``OUT/table.md``.
+
+``--no-train`` takes the finished fits under ``--fits`` as they are, whatever options trained them (e.g. links
+``<prior>/seed<k>`` to ``refimpl train`` or selection_remedies.py run directories): a missing or unfinished fit
+is an error, nothing is trained, and nothing is written into the fit directories (the node network is exported
+in memory, from the checkpoint's ``--params`` parameters, instead of into ``compressed.npz`` / ``prune.json``):
+
+    python -m experiments.node_vs_weight --out out/nvw-mnist5k-defaults --fits out/nvw-fits-mnist5k --no-train
 """
 from __future__ import annotations
 
@@ -102,11 +109,30 @@ def n_stored(net: CompressedMLP) -> int:
     return sum(W.size + b.size for W, b in zip(net.weights, net.biases))
 
 
-def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int, which: str = "selected") -> dict:
+def finished_fit(out_dir: str, data: str) -> str:
+    """``out_dir`` if it holds a finished fit on ``data`` with its checkpoint (what ``--no-train`` needs), else
+    ``ValueError``."""
+    paths = [os.path.join(out_dir, f) for f in (common.RUN, common.METRICS, common.CHECKPOINT)]
+    missing = [os.path.basename(p) for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise ValueError(f"--no-train: {out_dir} lacks {', '.join(missing)}; give --fits a finished fit with its "
+                         "checkpoint there (archived fits have none), or drop --no-train to train it")
+    if common._read_json(paths[1]).get("interrupted"):
+        raise ValueError(f"--no-train: {out_dir} holds an interrupted fit; finish it first")
+    name = common._read_json(paths[0]).get("data", {}).get("name")
+    if name is not None and name != data:
+        raise ValueError(f"--no-train: {out_dir} was trained on {name!r}, not --data {data!r}")
+    return out_dir
+
+
+def compare(fits_dir: str, ds, prior: str, seed: int, batch_sizes, repeats: int, which: str = "selected",
+            cache: bool = True) -> dict:
     """One row: the ss-* fit ``prior``/``seed`` against the gaussian fit of the same seed, both at their ``which``
-    parameters (``selected``: lowest validation NLL, as the table; ``final``: the last epoch's, as the authors)."""
+    parameters (``selected``: the checkpoint's selected epoch, by the fit's own rule -- lowest validation NLL for
+    the tables' fits; ``final``: the last epoch's, as the authors). ``cache``: the selected node network is
+    exported to, or read from, the fit's ``compressed.npz`` / ``prune.json`` (False: exported in memory only)."""
     node_dir, dense_dir = (os.path.join(fits_dir, p, f"seed{seed}") for p in (prior, "gaussian"))
-    if which == "selected":
+    if which == "selected" and cache:
         report = common.prune_once(node_dir, ds, batch_sizes, repeats)
         node = CompressedMLP.load(os.path.join(node_dir, "compressed.npz"))
     else:
@@ -147,7 +173,11 @@ def _main(argv):
     ap.add_argument("--data", choices=sorted(DATA), default="mnist5k")
     ap.add_argument("--fits", help="directory of <prior>/seed<k>/ fits (default OUT/fits; missing fits are trained)")
     ap.add_argument("--params", choices=common.PARAMS, default="selected",
-                    help="prune each fit's selected (lowest validation NLL, default) or final epoch's parameters")
+                    help="prune each fit's selected parameters (default: its checkpoint's selected epoch, by the fit's own "
+                         "rule; lowest validation NLL for this script's fits) or final epoch's parameters")
+    ap.add_argument("--no-train", action="store_true",
+                    help="use the finished fits under --fits as they are (any training options); a missing one is an "
+                         "error, and nothing is written into the fit directories")
     args = ap.parse_args(argv)
     load, defaults = DATA[args.data]
     priors = [p for p in (args.priors or common.PRIORS) if p != "gaussian"]
@@ -157,6 +187,10 @@ def _main(argv):
     cfg_defaults = defaults
     if args.quick:
         cfg_defaults = {**defaults, "epochs": QUICK["epochs"], "eval_samples": QUICK["eval_samples"]}
+    if args.no_train:                         # every fit checked before the data are loaded
+        for seed in seeds:
+            for prior in ["gaussian", *priors]:
+                finished_fit(os.path.join(fits_dir, prior, f"seed{seed}"), args.data)
     t0 = time.perf_counter()
     ds, spec = load(), {"name": args.data}
     if args.quick:
@@ -164,14 +198,14 @@ def _main(argv):
         spec["quick_subset"] = ds.info["subset"]
     rows = []
     for seed in seeds:
-        for prior in ["gaussian", *priors]:   # train what is missing (skipped when finished)
+        for prior in ([] if args.no_train else ["gaussian", *priors]):   # train what is missing (skipped when finished)
             common.fit_once(os.path.join(fits_dir, prior, f"seed{seed}"), ds, spec, HIDDEN,
                             {"prior": prior, "dtype": args.dtype or defaults["dtype"]},
                             common.train_config(args, cfg_defaults, seed), log=common.log_stream(args))
         for prior in priors:
-            rows.append(compare(fits_dir, ds, prior, seed, batch_sizes, repeats, args.params))
+            rows.append(compare(fits_dir, ds, prior, seed, batch_sizes, repeats, args.params, cache=not args.no_train))
     results = {"title": f"Node vs weight pruning, {args.data}, MLP 784-{HIDDEN[0]}-{HIDDEN[1]}-10, {args.params} parameters",
-               "data": args.data, "params": args.params,
+               "data": args.data, "params": args.params, "no_train": args.no_train,
                "fits": fits_dir, "seeds": seeds, "priors": priors, "quick": args.quick, "rows": rows,
                "latency_batch_sizes": list(batch_sizes), "wall_s": time.perf_counter() - t0}
     common.write_outputs(args.out, results, format_tables(results))

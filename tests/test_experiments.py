@@ -140,6 +140,38 @@ def test_node_vs_weight_quick(quick_dir):
     assert "final parameters" in (quick_dir / "nvw-final" / "table.md").read_text()
 
 
+@needs_mnist5k
+def test_node_vs_weight_no_train_reads_linked_fits_as_they_are(quick_dir):
+    """--no-train: fits trained with other options, linked in as <prior>/seed<k>/ from a deeper layout, are read
+    as they are; nothing is trained or written into them; a missing fit or another data set is an error."""
+    fits = quick_dir / "mnist5k"
+    if not (fits / "ss-ig" / "seed0" / "metrics.json").exists():
+        mnist5k.main(["--quick", "--quiet", "--out", str(fits)])
+    runs, linked = quick_dir / "nt-runs", quick_dir / "nt-linked"
+    for prior in ("gaussian", "ss-ig"):                  # selection_remedies' layout: <prior>/<variant>/seed<k>/
+        run = runs / prior / "defaults" / "seed0"
+        run.mkdir(parents=True)
+        for f in ("run.json", "metrics.json", "checkpoint.npz"):
+            shutil.copy(fits / prior / "seed0" / f, run / f)
+        (linked / prior).mkdir(parents=True)
+        os.symlink(run, linked / prior / "seed0")
+    before = sorted(p.name for p in runs.rglob("*"))
+    args = ["--quick", "--quiet", "--priors", "ss-ig", "--fits", str(linked), "--epochs", "7"]   # not its options
+    with pytest.raises(ValueError, match="other options"):
+        node_vs_weight.main([*args, "--out", str(quick_dir / "nt-refused")])
+    res = node_vs_weight.main([*args, "--out", str(quick_dir / "nt"), "--no-train"])
+    assert res["no_train"] and sorted(p.name for p in runs.rglob("*")) == before      # nothing written there
+    (row,) = res["rows"]
+    saved = json.loads((fits / "ss-ig" / "seed0" / "metrics.json").read_text())
+    assert row["params_used"] == "selected" and row["nodes_kept"] == saved["nodes_kept"]
+    assert row["metrics"]["node-compressed"]["accuracy"] == pytest.approx(saved["compressed_test"]["accuracy"])
+    with pytest.raises(ValueError, match="lacks"):      # ss-gl is not there: an error, not a fit
+        node_vs_weight.main([*args, "--priors", "ss-gl", "--out", str(quick_dir / "nt-missing"), "--no-train"])
+    assert not (linked / "ss-gl").exists()
+    with pytest.raises(ValueError, match="trained on 'mnist5k'"):
+        node_vs_weight.main([*args, "--data", "fashion-mnist", "--out", str(quick_dir / "nt-data"), "--no-train"])
+
+
 @pytest.mark.skipif(not HAVE_FMNIST, reason="Fashion-MNIST IDX files absent (apt install dataset-fashion-mnist)")
 def test_fashion_mnist_quick(quick_dir):
     _check_classification(fashion_mnist.main(["--quick", "--quiet", "--out", str(quick_dir / "fmnist")]))
