@@ -53,6 +53,8 @@ VARIANTS = {
     "adam+spread1": ("reference", {"theta_init_sd": 1.0}),
     "non-centred": ("defaults", {"parameterisation": "non-centred"}),   # SS-GL / SS-GHS: scales in the forward pass
     "shrink": ("defaults", {"prune_below": 1e-3}),                       # nodes removed as they fall (SH-1)
+    "non-centred+shrink": ("non-centred", {"prune_below": 1e-3}),
+    "non-centred+shrink1e-2": ("non-centred", {"prune_below": 1e-2}),
 }
 MODEL_KEYS = ("temperature", "relaxation", "init", "parameterisation")
 #: the issue's targets: the FLOPs budget of the selected compressed network, per data set and prior
