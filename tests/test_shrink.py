@@ -213,3 +213,29 @@ def test_prune_below_is_checked():
     for bad in (0.0, 0.5, -1e-3, True, "1e-3"):
         with pytest.raises(ValueError, match="prune_below"):
             TrainConfig(prune_below=bad)
+
+
+# ---- experiments/shrink_timing.py: what the option saves, read from run directories ----------------------
+def _fake_run(path, times, trained, kept, gamma_sums, acc, flops):
+    path.mkdir(parents=True)
+    with open(path / "history.jsonl", "w") as f:
+        for e, (t, g) in enumerate(zip(times, gamma_sums), 1):
+            f.write(json.dumps({"epoch": e, "epoch_time_s": t, "nodes_kept": kept, "nodes_trained": trained,
+                                "removed_gamma_sum": g}) + "\n")
+    (path / "metrics.json").write_text(json.dumps({"train_wall_s": float(sum(times)), "compressed_test":
+                                                   {"accuracy": acc}, "flops_kept": {"fraction_kept": flops}}))
+
+
+def test_shrink_timing_reads_runs_and_reports_late_over_early(tmp_path, capsys):
+    from experiments import shrink_timing
+    _fake_run(tmp_path / "a", [2.0] * 4 + [1.0] * 4, [10, 20], [3, 5], [0, 0, 0.1, 0.2] + [0.3] * 4, 0.85, 0.1)
+    _fake_run(tmp_path / "b", [2.0] * 8, None, [3, 6], [0] * 8, 0.86, 0.12)
+    row = shrink_timing.read(str(tmp_path / "a"), window=3)
+    assert (row["early_s"], row["late_s"], row["late_over_early"]) == (2.0, 1.0, 0.5)
+    assert row["removed_gamma_sum_max"] == 0.3 and row["flops_kept"] == 0.1 and row["train_s"] == 12.0
+    assert shrink_timing.main(["--with", str(tmp_path / "a"), "--without", str(tmp_path / "b"), "--window", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "late_over_early: with 0.5, without 1, ratio 0.50" in out and "train_s: with 12, without 16, ratio 0.75" in out
+    assert shrink_timing.main(["--with", str(tmp_path / "missing"), "--without", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "history.jsonl: not found" in err[0]
