@@ -7,7 +7,7 @@ For every run directory (``refimpl train --out DIR`` or a ``selection_remedies.p
 the last ``--window`` epochs, their ratio (late / early: how much cheaper an epoch became, a measure that does not
 depend on how loaded the machine was, as long as the load was steady), the nodes each layer still trained at the
 end (``nodes_trained``) beside the compressed network's (``nodes_kept``), the largest ``removed_gamma_sum`` (SH-2)
-and the selected compressed network's test accuracy and FLOPs kept. Then the mean of each group and the ratio of
+the selected compressed network's test accuracy and FLOPs kept, and the predictive's test accuracy beside them. Then the mean of each group and the ratio of
 the groups' means. Runs of one group are meant to share a configuration (prior, epochs) but for the option.
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def read(run_dir: str, window: int) -> dict:
             "late_over_early": float(times[-window:].mean() / times[:window].mean()),
             "nodes_trained": history[-1].get("nodes_trained"), "nodes_kept": history[-1]["nodes_kept"],
             "removed_gamma_sum_max": max((h.get("removed_gamma_sum") or 0.0) for h in history),
-            "compressed_accuracy": compressed.get("accuracy"), "flops_kept": _fraction(metrics.get("flops_kept"))}
+            "compressed_accuracy": compressed.get("accuracy"), "predictive_accuracy": (metrics.get("test") or {}).get("accuracy"), "flops_kept": _fraction(metrics.get("flops_kept"))}
 
 
 def _fraction(flops):
@@ -52,15 +52,15 @@ def _num(x) -> str:
 
 def table(rows_with: list, rows_without: list) -> str:
     head = ("| group | run | epochs | train s | early epoch s | late epoch s | late / early | nodes trained at end | "
-            "nodes kept | max removed gamma sum | compressed test acc. | FLOPs kept |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|---|")
+            "nodes kept | max removed gamma sum | compressed test acc. | FLOPs kept | predictive test acc. |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     lines = [head]
     for group, rows in (("with", rows_with), ("without", rows_without)):
         for r in rows:
             lines.append(f"| {group} | {r['dir']} | {r['epochs']} | {r['train_s']:.0f} | {r['early_s']:.2f} | "
                          f"{r['late_s']:.2f} | {r['late_over_early']:.2f} | {r['nodes_trained'] or '-'} | "
                          f"{r['nodes_kept']} | {r['removed_gamma_sum_max']:.3g} | {_num(r['compressed_accuracy'])} | "
-                         f"{_num(r['flops_kept'])} |")
+                         f"{_num(r['flops_kept'])} | {_num(r['predictive_accuracy'])} |")
     mean = lambda rows, k: float(np.mean([r[k] for r in rows]))   # noqa: E731
     lines.append("")
     for k in ("train_s", "late_over_early"):

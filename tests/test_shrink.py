@@ -239,3 +239,17 @@ def test_shrink_timing_reads_runs_and_reports_late_over_early(tmp_path, capsys):
     assert shrink_timing.main(["--with", str(tmp_path / "missing"), "--without", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "history.jsonl: not found" in err[0]
+
+
+@pytest.mark.parametrize("value, what", [("0", "prune_below"), ("0.5", "prune_below"), ("-1e-3", "--prune-below"),
+                                         ("abc", "--prune-below")])
+def test_the_command_line_refuses_a_bad_prune_below_in_one_line(tmp_path, capsys, value, what):
+    from refimpl.cli import main
+    try:
+        code = main(["train", "--data", "teacher-regression", "--epochs", "1", "--quiet", "--out",
+                     str(tmp_path / "r"), "--prune-below", value])
+    except SystemExit as exc:        # argparse's own errors (a value that is not a number) exit from the parser
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("refimpl: error:") and what in err and "\n" not in err
+    assert not (tmp_path / "r" / "checkpoint.npz").exists()
