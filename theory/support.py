@@ -48,7 +48,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_regression
@@ -60,6 +60,7 @@ from .cli_errors import fail, parser_class
 from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
                           make_executor, teacher_in_student_units)
 from .contraction_cli import add_experiment_arguments, base_config, sweep_points
+from .predictions import t_interval
 
 STARTS = ("random", "truth")
 MATCH_COS = 0.9           # |cos| of a matched first-layer pair that counts as a true positive (SR-2)
@@ -193,14 +194,6 @@ def run_support(config: ExperimentConfig, executor: cf.Executor, log=sys.stderr,
             "wall_s": time.perf_counter() - t0, "cpu_s": float(sum(r["wall_s"] for r in records))}
 
 
-def _t_interval(values) -> list | None:
-    values = np.asarray(values, dtype=float)
-    if values.size < 2:
-        return None
-    half = stats.t.ppf(0.5 + LEVEL / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
-    return [float(values.mean() - half), float(values.mean() + half)]
-
-
 def summarise(records, config: ExperimentConfig) -> dict:
     """(SR-3) Per prior, start and n: mean kept counts and error rates per layer over seeds, the fraction of
     seeds with exactly the true counts, median E_Q H^2, and the ELBO difference with its t interval."""
@@ -211,8 +204,8 @@ def summarise(records, config: ExperimentConfig) -> dict:
             recs = [r for r in records if r["prior"] == prior and r["n"] == n]
             if not recs:
                 continue
-            row = {"seeds": len(recs), "elbo_diff": float(np.mean([r["elbo_diff"] for r in recs])),
-                   "elbo_diff_ci": _t_interval([r["elbo_diff"] for r in recs]),
+            diff = t_interval([r["elbo_diff"] for r in recs], LEVEL)
+            row = {"seeds": len(recs), "elbo_diff": diff["mean"], "elbo_diff_ci": diff["ci"],
                    "random_higher_elbo": float(np.mean([r["elbo_diff"] > 0 for r in recs]))}
             for start in STARTS:
                 layers = [[r[start]["layers"][l] for r in recs] for l in range(len(config.hidden))]
