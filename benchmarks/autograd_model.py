@@ -1,6 +1,6 @@
 """An independent oracle: the same loss written directly in autograd.numpy, differentiated by autograd.
 
-It shares nothing with refimpl but the parameter/noise layout (SPEC §6): naive formulas (no stable
+It shares nothing with refimpl but the parameter/noise layout (docs/spec.md §6): naive formulas (no stable
 rewrites), every KL written as ``E_q log q - E_q log p`` from the densities rather than the simplified
 closed forms, the authors' own way of sampling the horseshoe scales, NumPy's ``hermgauss`` rule
 (refimpl uses SciPy's ``roots_hermite``). Straight-through indicators are the usual surrogate
@@ -96,7 +96,10 @@ def oracle_loss(cfg, params, x, y, noise, n_data):
         c = cfg["c"]
         kl = kl + half_cauchy_kl(params, "s_a", "s_b", cfg["b_glob"])
         s_ga, s_gb = softplus(params["s_a_rho"]), softplus(params["s_b_rho"])
-        if not centred or cfg["expectation"] == "one-sample":   # the authors' sampled global scale
+        # the scales are sampled (the authors' way) unless the centred KL takes them in expectation;
+        # at c = inf that expectation is closed-form (GHS-2) and no scale noise exists
+        sampled = not centred or (cfg["expectation"] == "one-sample" and not math.isinf(c))
+        if sampled:
             s_glob = anp.exp((params["s_a_mu"] + params["s_b_mu"]) / 2
                              + 0.5 * anp.sqrt(s_ga**2 + s_gb**2) * noise["eps_s"])[:, None]
     for l in range(n_layers):
@@ -122,7 +125,7 @@ def oracle_loss(cfg, params, x, y, noise, n_data):
         if prior == "ss-ghs":
             kl = kl + half_cauchy_kl(p, "tau_a", "tau_b", cfg["b_loc"])
             s_a, s_b = softplus(p["tau_a_rho"]), softplus(p["tau_b_rho"])
-            if not centred or cfg["expectation"] == "one-sample":
+            if sampled:
                 st = s_glob * anp.exp((p["tau_a_mu"] + p["tau_b_mu"]) / 2 + 0.5 * anp.sqrt(s_a**2 + s_b**2) * noise[f"{l}.eps_tau"])
             if centred:
                 M = p["tau_a_mu"] + p["tau_b_mu"] + params["s_a_mu"] + params["s_b_mu"]

@@ -2,7 +2,7 @@
 
 A second implementation for cross-checks and the "PyTorch" contender of the benchmarks. It follows
 refimpl's formulas, not its code: the same parameter and noise layout (flat dicts with refimpl's names,
-SPEC §6), the same closed-form KLs (KL-1', KL-5, KL-6, KL-7 via KL-3/KL-4, GL-2..GL-4, GHS-1..GHS-3), the
+docs/spec.md §6), the same closed-form KLs (KL-1', KL-5, KL-6, KL-7 via KL-3/KL-4, GL-2..GL-4, GHS-1..GHS-3), the
 straight-through indicator as the surrogate ``z = (hard - y).detach() + y`` (R-2), and for the centred
 SS-GHS with finite ``c`` the same Gauss-Hermite expectation (H-2, here NumPy's ``hermgauss`` rule). It is
 written as a PyTorch user would write it: ``F.softplus`` (its threshold 20 changes softplus by

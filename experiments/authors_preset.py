@@ -8,7 +8,7 @@
 Every fit is ``refimpl.pipeline.train_run`` (the same function as ``python -m refimpl train --preset authors``)
 in ``OUT/<variant>/seed<k>/``, then ``prune_run``; rerunning the command skips finished fits and resumes
 interrupted ones bit-identically. Variants: the dense BNN, SS-IG, SS-GL, and SS-GHS centred (the authors' MLP
-script) and non-centred (the SPEC §10 re-run of their layers). The table reports the compressed network's test
+script) and non-centred (the docs/spec.md §10 re-run of their layers). The table reports the compressed network's test
 accuracy (nodes with gamma > 1/2 at the variational mean, the authors' rule), the predictive's accuracy, NLL and
 ECE (10 samples, logits averaged, as the authors), nodes and FLOPs kept, and the nodes kept per hidden layer at
 epochs 55, 60, 65, 70, 80 beside the reference trajectory of the authors' own layers

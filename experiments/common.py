@@ -53,7 +53,7 @@ def parser(description: str, seeds=True) -> argparse.ArgumentParser:
         ap.add_argument("--seeds", nargs="+", type=int, help="training seeds (initialisation, validation split, noise)")
     ap.add_argument("--dtype", choices=("float32", "float64"), help="model dtype")
     ap.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
-    g = ap.add_argument_group("training budget and SPEC §7 knobs (override the script's DEFAULTS)")
+    g = ap.add_argument_group("training budget and docs/spec.md §7 knobs (override the script's DEFAULTS)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)
     g.add_argument("--lr", type=float)

@@ -9,11 +9,11 @@ Budget and knobs (docs/results.md, "Choosing the knobs" and "Fashion-MNIST", rec
 them): the authors' optimiser settings -- float32, Adam lr 1e-3, batch 1024, no multipliers, no annealing, theta
 at logit(0.99) -- but NOT their set-up: this project's fan-in initialisation, z-scored pixels, 10% of the rows held
 out, probabilities averaged (for their set-up, ``python -m experiments.authors_preset``; docs/training.md, "The
-`authors` preset") -- for 300 epochs, the budget of the SPEC §10 re-run of the authors' layers (SS-GL 97 / 35 nodes,
-SS-GHS non-centred 16 / 9 after 300 epochs), so that the table is comparable with it. Every faster setting
-measured (theta learning-rate multipliers 3 and 10, theta_init 3, lr 3e-3) collapsed to a symmetric state
-with no node above gamma = 1/2. 12 fits x 300 epochs x ~5 s/epoch (idle machine) ~ 5 h; on a loaded machine
-an epoch took 11-16 s: use --epochs 200 or run the priors in parallel processes (--priors) there.
+`authors` preset") -- for 300 epochs, the budget of the docs/spec.md §10 re-run of the authors' layers (SS-GL 97 / 35
+nodes, SS-GHS non-centred 16 / 9 after 300 epochs), so that the table is comparable with it. Every faster setting
+measured (theta learning-rate multipliers 3 and 10, theta_init 3, lr 3e-3) collapsed to a symmetric state with no node
+above gamma = 1/2. 12 fits x 300 epochs x ~5 s/epoch (idle machine) ~ 5 h; on a loaded machine an epoch took 11-16 s:
+use --epochs 200 or run the priors in parallel processes (--priors) there.
 The data come from the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from .classification import run_table
 
 DEFAULTS = dict(epochs=300, batch_size=1024, lr=1e-3, eval_samples=10, checkpoint_every=5, seeds=[0, 1, 2],
                 dtype="float32")
-ANCHORS = {"authors, 1200 epochs (SPEC §10)": {"ss-ig": {"accuracy": 0.8452, "nodes_kept": [42, 33]},
+ANCHORS = {"authors, 1200 epochs (docs/spec.md §10)": {"ss-ig": {"accuracy": 0.8452, "nodes_kept": [42, 33]},
                                                 "gaussian": {"accuracy": 0.8755}},
-           "authors' layers re-run, 300 epochs (SPEC §10)": {
+           "authors' layers re-run, 300 epochs (docs/spec.md §10)": {
                "ss-gl": {"accuracy": 0.8576, "nodes_kept": [97, 35], "flops_kept": 0.167},
                "ss-ghs (non-centred)": {"accuracy": 0.8489, "nodes_kept": [16, 9], "flops_kept": 0.027}}}
 

@@ -22,7 +22,7 @@ from .classification import run_table
 
 DEFAULTS = dict(epochs=50, batch_size=128, lr=3e-3, eval_samples=10, checkpoint_every=5, seeds=[0, 1, 2],
                 dtype="float32")
-ANCHORS = {"authors, full MNIST, 1200 epochs (SPEC §10)": {
+ANCHORS = {"authors, full MNIST, 1200 epochs (docs/spec.md §10)": {
     "ss-ig": {"accuracy": 0.9686, "node_density": [0.17, 0.10], "flops_kept": 0.118},
     "ss-ghs": {"accuracy": 0.9730, "node_density": [0.0625, 0.0375], "flops_kept": 0.042}}}
 

@@ -2,7 +2,7 @@
 
 * ``accuracy_vs_flops.png`` -- test accuracy against FLOPs kept, one point per fit (filled: the Bayesian
   predictive; hollow: the compressed median-probability network at the variational mean), from every
-  classification table given (fashion_mnist.py, mnist5k.py), with the SPEC §10 anchors that state FLOPs kept;
+  classification table given (fashion_mnist.py, mnist5k.py), with the docs/spec.md §10 anchors that state FLOPs kept;
 * ``nodes_<name>.png`` -- nodes kept per hidden layer and prior (mean ± s.e. over seeds) by the selected and the
   final-epoch model, one per table;
 * ``uci_rmse.png`` -- UCI test RMSE per data set and prior (mean ± s.e. over splits) against the MC dropout
@@ -76,7 +76,8 @@ def accuracy_vs_flops(plt, tables: list[dict], path: str) -> str:
     ax.set_ylabel("test accuracy (%)")
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_title("accuracy vs FLOPs kept: filled = Bayesian predictive, hollow = compressed median-probability\n"
-                 "network (selected model); x = final epoch's predictive (FLOPs > 0); stars = SPEC §10 anchors", fontsize=7)
+                 "network (selected model); x = final epoch's predictive (FLOPs > 0); "
+                 "stars = docs/spec.md §10 anchors", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90, bbox_inches="tight")        # the legend sits outside the axes
     plt.close(fig)
@@ -136,7 +137,7 @@ def uci_rmse(plt, res: dict, path: str) -> str:
 
 
 def _anchors_for(data: str) -> dict:
-    """The SPEC §10 anchors the table script of ``data`` plots (``{}`` for a data set without a script)."""
+    """The docs/spec.md §10 anchors the table script of ``data`` plots (``{}`` for a data set without a script)."""
     if data == "fashion-mnist":
         from .fashion_mnist import ANCHORS
     elif data == "mnist5k":

@@ -1,7 +1,7 @@
 """refimpl: reference implementation of structurally sparse (node-sparse) Bayesian neural networks
 with spike-and-slab priors, trained by variational inference with hand-written gradients.
 
-Follows Jantre, Bhattacharya & Maiti, arXiv 2308.09104; see SPEC and docs/derivations.md.
+Follows Jantre, Bhattacharya & Maiti, arXiv 2308.09104; see docs/spec.md and docs/derivations.md.
 """
 from .backend import get_backend
 from .model import NodeSparseBNN

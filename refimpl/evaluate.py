@@ -1,4 +1,4 @@
-"""Monte Carlo predictions and the metrics of SPEC §7 for a trained model, and the same metrics of one
+"""Monte Carlo predictions and the metrics of docs/spec.md §7 for a trained model, and the same metrics of one
 deterministic network (the compressed one).
 
 Each evaluation draws one set of S posterior samples (indicators, scales, weights) and applies every

@@ -2,7 +2,7 @@
 
 After sparse training, the authors' ResNet scripts reload the selected checkpoint, freeze the indicators
 (``theta.requires_grad = False``, ``z`` fixed at one sample) and train the other parameters for 100 more
-epochs at lr 1e-3 (paper-notes §5.3). Here the mask is the median-probability model's, ``m_lj = 1[gamma_lj >
+epochs at lr 1e-3 (docs/paper-notes.md §5.3). Here the mask is the median-probability model's, ``m_lj = 1[gamma_lj >
 1/2]`` (PR-1, the nodes the compressed network keeps), not one sample, and ``z = m`` exactly in every step and
 every prediction: no indicator is sampled, ``theta`` is neither trained nor changed.
 

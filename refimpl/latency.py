@@ -1,4 +1,4 @@
-"""Wall-clock latency of forward passes: medians over repeats, contenders interleaved (SPEC §7,
+"""Wall-clock latency of forward passes: medians over repeats, contenders interleaved (docs/spec.md §7,
 "dense vs compressed, same batch sizes, medians over repeats").
 
 * :func:`time_callable` -- median and interquartile range of ``fn()`` over ``repeats`` calls.

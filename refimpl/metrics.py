@@ -1,5 +1,5 @@
 """Predictive metrics on host NumPy arrays of network outputs, and the structure counts of a pruned
-network (SPEC §7; paper-notes §5.5).
+network (docs/spec.md §7; docs/paper-notes.md §5.5).
 
 Network outputs are ``(S, B, K)``: ``S`` Monte Carlo samples (axis 0), ``B`` data points, ``K``
 logits (classification) or means (regression), as returned by ``NodeSparseBNN.predict`` and moved
@@ -79,9 +79,9 @@ def _probs(probs) -> np.ndarray:
 def predictive_log_probs(logits, average: str = "probs") -> np.ndarray:
     """Log predictive probabilities ``(B, K)`` from logits ``(S, B, K)``, in log space.     (M-1)
 
-    ``average="probs"`` (default, SPEC §7): ``log p_ik = logsumexp_s log_softmax(logits_s)_ik - log S``,
+    ``average="probs"`` (default, docs/spec.md §7): ``log p_ik = logsumexp_s log_softmax(logits_s)_ik - log S``,
     the log of the Monte Carlo average of the S softmax outputs.
-    ``average="logits"`` (the authors' option, paper-notes §5.5): ``log_softmax((1/S) sum_s logits_s)``.
+    ``average="logits"`` (the authors' option, docs/paper-notes.md §5.5): ``log_softmax((1/S) sum_s logits_s)``.
     """
     f = _outputs("logits", logits)
     if average == "probs":
@@ -213,7 +213,7 @@ def _check_threshold(threshold) -> float:
 
 
 def nodes_kept(gammas, threshold: float = 0.5) -> list[int]:
-    """``s_l = #{j : gamma_lj > threshold}`` for each hidden layer (median-probability rule, SPEC §7).
+    """``s_l = #{j : gamma_lj > threshold}`` for each hidden layer (median-probability rule, docs/spec.md §7).
     ``gammas`` is a sequence of inclusion probabilities ``(k_l,)``, one per hidden layer."""
     threshold = _check_threshold(threshold)
     out = []
@@ -226,7 +226,7 @@ def nodes_kept(gammas, threshold: float = 0.5) -> list[int]:
 
 
 def node_density(gammas, threshold: float = 0.5) -> list[float]:
-    """Fraction of nodes kept per hidden layer, ``s_l / k_l`` (paper-notes §5.5 "node density")."""
+    """Fraction of nodes kept per hidden layer, ``s_l / k_l`` (docs/paper-notes.md §5.5 "node density")."""
     counts = nodes_kept(gammas, threshold)
     return [c / np.asarray(g).shape[0] for c, g in zip(counts, gammas)]
 
@@ -249,7 +249,7 @@ def _summary(kept: int, total: int) -> dict:
 
 
 def params_kept(widths, kept_counts) -> dict:
-    """Weights and biases kept by node pruning (paper-notes §5.5, as the authors count).     (M-7)
+    """Weights and biases kept by node pruning (docs/paper-notes.md §5.5, as the authors count). (M-7)
 
     With ``widths = [k_0, ..., k_L, K]`` and ``s_l`` nodes kept in hidden layer l, every kept node keeps
     all ``k_{l-1} + 1`` incoming numbers (including weights from pruned nodes of the layer below) and the
@@ -267,7 +267,7 @@ def params_kept(widths, kept_counts) -> dict:
 
 def flops_kept(widths, kept_counts) -> dict:
     """Multiply-adds (bias included) of one forward pass of the pruned MLP, using pruned input
-    widths (paper-notes §5.5)::                                                                 (M-8)
+    widths (docs/paper-notes.md §5.5)::                                                         (M-8)
 
         kept = (k_0 + 1) s_1 + (s_1 + 1) s_2 + ... + (s_L + 1) K,   total = same with s_l = k_l
 

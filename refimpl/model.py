@@ -76,7 +76,7 @@ class NodeSparseBNN:
 
     # ---- layout ------------------------------------------------------------------------------
     def param_shapes(self) -> dict:
-        """Name -> shape of every parameter (SPEC §6)."""
+        """Name -> shape of every parameter (docs/spec.md §6)."""
         shapes = dict(self.prior.param_shapes())
         if self.learn_sigma_e:
             shapes["log_sigma_e"] = ()

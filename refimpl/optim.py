@@ -1,6 +1,6 @@
 """First-order optimisers as ``(init, update)`` pairs with explicit state, in the style of
 ``jax.example_libraries.optimizers``. They know nothing about the model: ``params`` and ``grads`` are
-flat dicts ``name -> array`` of the same layout (SPEC §6), on any array-API backend.
+flat dicts ``name -> array`` of the same layout (docs/spec.md §6), on any array-API backend.
 
     opt = adam(lr=cosine(1e-3, total_steps=10_000), multipliers=group_multipliers(theta=10.0))
     state = opt.init(params)
@@ -345,7 +345,7 @@ def clip_by_global_norm(grads: dict, max_norm: float):
 def kl_weight(step: int, warmup_steps: int) -> float:
     """Linear KL annealing factor ``min(1, (step + 1) / warmup_steps)``; 1 when ``warmup_steps = 0``.  (O-5)
 
-    Multiplies the KL term of the loss: ``nll + kl_weight * KL / N``. Off by default (SPEC, knobs).
+    Multiplies the KL term of the loss: ``nll + kl_weight * KL / N``. Off by default (docs/spec.md §7, knobs).
     """
     step = _check_step(step)
     if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, Integral) or warmup_steps < 0:

@@ -5,13 +5,13 @@ Layers are indexed as the parameters: weight layer ``l = 0..L-1`` feeds hidden l
 log(1 - lambda_l))`` as Python floats so that tiny probabilities never underflow. (S-1..S-3)
 
 * ``constant``: a number in (0, 1), or one number per hidden layer.                              (S-1)
-* ``paper``: the authors' formula (paper-notes §2.4, read from their MLP scripts, written there for
+* ``paper``: the authors' formula (docs/paper-notes.md §2.4, read from their MLP scripts, written there for
   L = 2 and generalised here term by term), ``C = 1e-9``:                                           (S-2)
       u_j = (L+1)^2 [log n + log(L+1) + log(k_j + 1) + log k_{j+1}],   j = 0..L,   U = sum_j u_j
       v_l = (k_l + 1)^2 + sum_{m=0..L} log(k_m + 1) + L + log k_{l+1} + log n + log U
       -log lambda_l = log k_{l+1} + C (k_l + 1) v_l
   For 784-400-400-10 and n = 60000 it gives lambda = (1.541e-3, 2.344e-3), the notes' values.
-* ``theory``: ``log(1/lambda_l) = log k_{l+1} + kappa (k_l + 1) log n`` (theory-notes §3.2).      (S-3)
+* ``theory``: ``log(1/lambda_l) = log k_{l+1} + kappa (k_l + 1) log n`` (docs/theory-notes.md §3.2).  (S-3)
 """
 from __future__ import annotations
 

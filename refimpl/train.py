@@ -60,7 +60,7 @@ class TrainConfig:
     lr_decay_factor: float = 0.1
     clip_norm: float | None = None          # global gradient-norm clipping, off by default
     kl_anneal_epochs: int = 0               # linear KL annealing over this many epochs, off by default
-    lr_mult_theta: float = 1.0              # per-group learning-rate multipliers (SPEC §7 knobs)
+    lr_mult_theta: float = 1.0              # per-group learning-rate multipliers (docs/spec.md §7 knobs)
     lr_mult_scales: float = 1.0
     lr_mult_weights: float = 1.0
     theta_init: float | None = None         # override the authors' logit(0.99) initial inclusion logit

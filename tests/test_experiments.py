@@ -1,5 +1,5 @@
 """Smoke runs of the experiment scripts (``--quick``: data subsets, one epoch, one seed, one split) and unit
-checks of their shared helpers. Real-data runs skip when the data are absent (SPEC §9)."""
+checks of their shared helpers. Real-data runs skip when the data are absent (docs/spec.md §9)."""
 import json
 import os
 import shutil
@@ -187,6 +187,33 @@ def test_uci_quick(quick_dir):
     fit = res["fits"][0]["metrics"]                      # the final-epoch rows summarise the final model's numbers
     assert s[res["fits"][0]["prior"]]["final_rmse"]["mean"] == fit["final"]["test"]["rmse"]
     assert s[res["fits"][0]["prior"]]["final_nodes"]["mean"] == fit["final_nodes"][0]
+
+
+def _uci_fit(prior, split, compressed, nodes):
+    m = {"test": {"rmse": 1.0, "test_ll": -1.0}, "compressed_test": {"rmse": compressed}, "nodes_kept": [nodes],
+         "best_epoch": 1, "epochs_run": 1, "final": {"test": {"rmse": 1.0, "test_ll": -1.0}}, "final_nodes": [nodes],
+         "train_wall_s": 1.0}
+    return {"dataset": "yacht", "prior": prior, "split": split, "metrics": m}
+
+
+def test_uci_target_is_two_paired_standard_errors_and_half_the_nodes():
+    # paired differences 0.1, 0.4 (mean 0.25, s.e. 0.15): 0.25 <= 2 s.e. = 0.30 is met, although the dense
+    # network's split-to-split spread (s.e. 1) is far larger; a third split at +0.5 gives mean 0.333,
+    # s.e. 0.120 and 0.333 > 0.240 is missed
+    dense = [_uci_fit("gaussian", k, c, 50) for k, c in enumerate([1.0, 3.0, 2.0])]
+    close = [_uci_fit("ss-gl", k, c, 20) for k, c in enumerate([1.1, 3.4])]
+    s = uci.summarise(dense + close, ["yacht"], ["gaussian", "ss-gl"])["yacht"]["ss-gl"]
+    assert s["compressed_rmse_vs_gaussian"]["mean"] == pytest.approx(0.25)
+    assert uci.target_met(s) is True
+    far = close + [_uci_fit("ss-gl", 2, 2.5, 20)]
+    assert uci.target_met(uci.summarise(dense + far, ["yacht"], ["gaussian", "ss-gl"])["yacht"]["ss-gl"]) is False
+    big = [_uci_fit("ss-gl", k, c, 26) for k, c in enumerate([1.1, 3.4])]      # accurate, but 26 > 25 nodes
+    assert uci.target_met(uci.summarise(dense + big, ["yacht"], ["gaussian", "ss-gl"])["yacht"]["ss-gl"]) is False
+    one = uci.summarise(dense[:1] + close[:1], ["yacht"], ["gaussian", "ss-gl"])["yacht"]["ss-gl"]
+    assert uci.target_met(one) is None                                       # one split: no standard error
+    results = {"priors": ["gaussian", "ss-gl"],
+               "summary": uci.summarise(dense + close, ["yacht"], ["gaussian", "ss-gl"])}
+    assert "| sets met | 1 of 1 |" in uci.format_tables(results)
 
 
 def test_uci_missing_root_is_a_clear_error(tmp_path):

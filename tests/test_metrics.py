@@ -1,5 +1,5 @@
 """Predictive and structure metrics (M-1..M-8) against independent computations: explicit loops,
-SciPy densities, hand-computed cases and the worked example of paper-notes §5.5."""
+SciPy densities, hand-computed cases and the worked example of docs/paper-notes.md §5.5."""
 from __future__ import annotations
 
 import math

@@ -1,5 +1,5 @@
-"""Derived bounds (T-2..T-10): forward and perturbation bounds, entropy, prior mass of boxes (exact and
-analytic), the prior-mass condition C3 and the variational condition C4. theory-notes §4.1-§4.4, §5(a)-(c).
+"""Derived bounds (T-2..T-10): forward and perturbation bounds, entropy, prior mass of boxes (exact and analytic), the
+prior-mass condition C3 and the variational condition C4. docs/theory-notes.md §4.1-§4.4, §5(a)-§5(c).
 
 Deterministic inequalities get relative slack 1e-10 (round-off); quadrature results get 10x their
 error estimate on top; Monte Carlo checks use 5 standard errors or Clopper-Pearson bounds at 1e-6."""
@@ -38,7 +38,7 @@ ACTS = {"relu": get_activation("relu"), "tanh": get_activation("tanh"), "silu": 
 
 @st.composite
 def topologies(draw, max_L=4, max_k=12, B_lo=0.1, B_hi=4.0, modes=("full", "active")):
-    """theory-notes §5(a) ranges; ``s_l <= k_l`` by construction."""
+    """docs/theory-notes.md §5(a) ranges; ``s_l <= k_l`` by construction."""
     L = draw(st.integers(1, max_L))
     k = [draw(st.integers(1, max_k)) for _ in range(L)]
     s = [draw(st.integers(1, kk)) for kk in k]
@@ -64,7 +64,7 @@ def relevant_mask(net, topo, l):
 
 
 def perturb(rng, net, topo, eta, pattern):
-    """theta' = theta + Delta on the relevant coordinates, |Delta| <= eta (theory-notes §5(a) patterns)."""
+    """theta' = theta + Delta on the relevant coordinates, |Delta| <= eta (docs/theory-notes.md §5(a) patterns)."""
     deltas = []
     for l in range(topo.L + 1):
         wm, bm = relevant_mask(net, topo, l)
@@ -126,7 +126,7 @@ def test_perturbation_chain(topo, seed, act, eta, pattern):
 @settings(max_examples=200)
 @given(widths=st.lists(st.integers(1, 5), min_size=3, max_size=5), B=st.floats(0.1, 3.0), eta=st.floats(1e-4, 0.5))
 def test_equality_case(widths, B, eta):
-    """All weights B -> B + eta, ReLU, x = 1: the entrywise bound (T-4) is attained (theory-notes §4.2)."""
+    """All weights B -> B + eta, ReLU, x = 1: the entrywise bound (T-4) is attained (docs/theory-notes.md §4.2)."""
     diff, bound = equality_case(widths, B, eta)
     assert diff == pytest.approx(bound, rel=1e-9)
 
@@ -179,7 +179,7 @@ def test_entropy_forms_and_monotonicity(topo, delta, what, layer):
 @settings(max_examples=200)
 @given(topo=topologies(max_k=32, B_lo=1.0, B_hi=1.0), delta=st.floats(1e-6, 1.0))
 def test_node_entropy_below_schmidt_hieber(topo, delta):
-    """B = 1, L_psi = 1, s_edge = D: H_node(delta) <= (D+1) log(2 delta^-1 (L+1) V^2) (theory-notes §4.3)."""
+    """B = 1, L_psi = 1, s_edge = D: H_node(delta) <= (D+1) log(2 delta^-1 (L+1) V^2) (docs/theory-notes.md §4.3)."""
     assert leq(entropy_bound_simple(topo, delta), entropy_schmidt_hieber(topo.widths, topo.D, delta))
 
 
@@ -208,7 +208,7 @@ SLABS = {"ss-ig": dict(prior="ss-ig"), "ss-gl": dict(prior="ss-gl"), "ss-ghs": d
        log_eta=st.floats(math.log(1e-6), 0.0), sigma0=st.floats(0.5, 2.0), lam=st.floats(0.2, 5.0),
        s_glob=st.floats(0.1, 2.0), corner=st.booleans(), seed=seeds)
 def test_exact_box_mass_below_analytic_bound(kind, m, extra, B, log_eta, sigma0, lam, s_glob, corner, seed):
-    """theory-notes §5(c)2: exact -log P(box) <= m log(1/eta) + cost(B + eta) (T-7)."""
+    """docs/theory-notes.md §5(c)2: exact -log P(box) <= m log(1/eta) + cost(B + eta) (T-7)."""
     kw = dict(SLABS[kind], sigma0=sigma0, lam_gl=lam, s_glob=s_glob)
     sl = slab(kw.pop("prior"), **kw)
     eta, M = math.exp(log_eta), m + (extra if sl.prior == "ss-gl" else 0)
@@ -256,7 +256,7 @@ def test_gl_marginal_density_against_quadrature(r, m, M, sigma0, lam):
 
 
 def test_box_masses_from_theory_notes_table():
-    """theory-notes §4.4 table (M = 4 coordinates all equal to B, eta = 0.05, sigma0 = lam = 1)."""
+    """docs/theory-notes.md §4.4 table (M = 4 coordinates all equal to B, eta = 0.05, sigma0 = lam = 1)."""
     table = {"ss-ig": [13.4, 14.9, 20.9, 44.9], "ss-ghs": [13.5, 16.2, 19.2, 22.5, 25.9, 29.4, 32.8],
              "ss-gl": [15.0, 16.0, 18.0, 22.0]}
     for prior, row in table.items():
@@ -293,7 +293,7 @@ def test_box_mass_against_prior_draws(prior):
 @given(topo=topologies(), seed=seeds, act=st.sampled_from(["relu", "tanh", "silu"]), n=st.floats(1e2, 1e7),
        sigma_e=st.floats(0.5, 2.0))
 def test_box_lies_in_the_kl_neighbourhood(topo, seed, act, n, sigma_e):
-    """theory-notes §5(c)1: theta uniform in the box => ||f_theta - f_theta*||_inf <= eps sigma_e sqrt 2."""
+    """docs/theory-notes.md §5(c)1: theta uniform in the box => ||f_theta - f_theta*||_inf <= eps sigma_e sqrt 2."""
     rng = np.random.default_rng(seed)
     activation = ACTS[act]
     r = rate(n, topo, slab("ss-ig"), lipschitz=activation.lipschitz)
@@ -325,7 +325,7 @@ def _c3(topo, prior, n, kappa, sigma_e, seed, corner, sigma0, lam, s_glob, c, li
 @settings(max_examples=100)
 @given(topo=topologies(max_k=32), **c3_common)
 def test_c3_ratio_gaussian_slab(topo, **kw):
-    """The core check (theory-notes §5(c)3): R = -log Pi(box at eps_n)/(n eps_n^2) <= C_3 (T-9)."""
+    """The core check (docs/theory-notes.md §5(c)3): R = -log Pi(box at eps_n)/(n eps_n^2) <= C_3 (T-9)."""
     res, C3 = _c3(topo, "ss-ig", **kw)
     assert leq(res.mass.slab, res.mass.slab_analytic)
     assert leq(res.R_analytic, C3) and leq(res.R, res.R_analytic)
@@ -352,7 +352,7 @@ def test_c3_ratio_stays_bounded_over_n(topo, prior, n, **kw):
 @pytest.mark.parametrize("prior", ["ss-ig", "ss-gl", "ss-ghs"])
 @pytest.mark.parametrize("k,B,eta", [(2, 1.0, 0.5), (3, 0.5, 0.7)])
 def test_ball_mass_monte_carlo_on_tiny_nets(prior, k, B, eta):
-    """theory-notes §5(c)4: P_hat(sup_grid |f - f*| <= rho | z = z*) >= Pi(box) >= exp(-sum Phi_analytic),
+    """docs/theory-notes.md §5(c)4: P_hat(sup_grid |f - f*| <= rho | z = z*) >= Pi(box) >= exp(-sum Phi_analytic),
     with rho = eta Lambda(B, B + eta) the box's containment radius; Clopper-Pearson upper bound at 1e-6."""
     rng = np.random.default_rng(k)
     topo = topology([1, k, 1], [1], B)

@@ -1,5 +1,5 @@
 """Binary Concrete facts (T-14), ELBO <= log evidence in conjugate group regression (T-15) and the
-Hellinger utilities (T-16): theory-notes §4.5-§4.7, §5(f), §5(h)."""
+Hellinger utilities (T-16): docs/theory-notes.md §4.5-§4.7, §5(f), §5(h)."""
 from __future__ import annotations
 
 import math

@@ -69,7 +69,8 @@ def test_hellinger_per_draw_is_average_over_inputs():
 
 @given(seed=st.integers(0, 2**32 - 1), sigma=st.floats(0.05, 5.0), scale=st.floats(0.0, 10.0))
 def test_hellinger_bounds(seed, sigma, scale):
-    """theory-notes §4.6: 0 <= H^2 <= 1, symmetric, and H^2 <= ||f - f0||^2 / (8 sigma^2) (as 1 - e^-u <= u)."""
+    """docs/theory-notes.md §4.6: 0 <= H^2 <= 1, symmetric, and H^2 <= ||f - f0||^2 / (8 sigma^2)
+    (as 1 - e^-u <= u)."""
     rng = np.random.default_rng(seed)
     f0, f = rng.normal(size=30), rng.normal(size=(3, 30)) * scale
     h2 = ce.hellinger_sq(f, f0, sigma)
@@ -119,7 +120,7 @@ def test_quick_serial_end_to_end(quick_serial):
     summary = result["summary"]
     for r in result["records"]:
         assert 0 < r["hellinger_sq"] < 1
-        # E_Q H^2 <= E_Q ||f - f0||^2 / (8 sigma_e^2), theory-notes §4.6, averaged over draws
+        # E_Q H^2 <= E_Q ||f - f0||^2 / (8 sigma_e^2), docs/theory-notes.md §4.6, averaged over draws
         assert r["hellinger_sq"] <= r["mse_expected"] / (8 * cfg.noise_sigma**2)
         assert r["mse_posterior_mean"] <= r["mse_expected"] * (1 + 1e-12)  # Jensen
         assert r["true_active"] == list(cfg.active)

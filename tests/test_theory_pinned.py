@@ -678,7 +678,7 @@ def test_local_exponent_by_hand():
 
 
 @pytest.mark.parametrize("prior,R", [
-    # paper-notes §6.5 table, per coordinate (sigma0 = 1.2, lam = 0.7, s = 0.8, c = 2.5):
+    # docs/paper-notes.md §6.5 table, per coordinate (sigma0 = 1.2, lam = 0.7, s = 0.8, c = 2.5):
     ("ss-ig", lambda m, B: B * B / (2 * 1.44) + math.log(1.2 * math.sqrt(2 * math.pi))),
     ("ss-gl", lambda m, B: (0.7 * B / (1.2 * math.sqrt(m)) + math.log(2 * 1.2 / 0.7)
                             + (m - 1) / (2 * m) * math.log(math.pi) + math.lgamma((m + 1) / 2) / m)),

@@ -1,5 +1,5 @@
 """The derived rate eps_n (T-11), its schedule, local exponent (T-12) and the reconstructed published
-form (T-13, shape only): theory-notes §3.2 and §5(d). Pure arithmetic, so examples are cheap; every
+form (T-13, shape only): docs/theory-notes.md §3.2 and §5(d). Pure arithmetic, so examples are cheap; every
 deterministic inequality is compared with relative slack 1e-10 (round-off only)."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def leq(a, b):
 
 @st.composite
 def topologies(draw, max_L=4, max_k=32, B_lo=0.1, B_hi=4.0, modes=("full", "active")):
-    """theory-notes §5(a)/(c) ranges, with ``s_l <= k_l`` built in rather than filtered."""
+    """docs/theory-notes.md §5(a) and §5(c) ranges, with ``s_l <= k_l`` built in rather than filtered."""
     L = draw(st.integers(1, max_L))
     k = [draw(st.integers(1, max_k)) for _ in range(L)]
     s = [draw(st.integers(1, kk)) for kk in k]
@@ -94,7 +94,7 @@ def _bigger(topo, what, l):
 @given(topo=topologies(), sl=slabs(), lip=lipschitz_constants, n=sample_sizes, what=st.sampled_from("skBL"),
        layer=st.integers(0, 4))
 def test_non_decreasing_in_s_k_B_and_L(topo, sl, lip, n, what, layer):
-    """theory-notes §3.2 'Monotonicity'; L grows by a hidden layer inserted before the output (L_psi >= 1)."""
+    """docs/theory-notes.md §3.2 'Monotonicity'; L grows by a hidden layer inserted before the output (L_psi >= 1)."""
     l = layer % (topo.L + (1 if what == "B" else 0))
     bigger = _bigger(topo, what, l)
     assert leq(rate(n, topo, sl, lipschitz=lip).eps2, rate(n, bigger, sl, lipschitz=lip).eps2)
@@ -132,7 +132,7 @@ def test_ghs_below_gl_below_gauss_for_large_B(topo, sigma0, lam, s_glob, n, t):
 @given(m=st.integers(1, 33), sigma0=st.floats(0.5, 2.0), lam=st.floats(0.2, 5.0), s_glob=st.floats(0.1, 2.0),
        c=st.floats(0.5, 4.0))
 def test_regularised_horseshoe_loses_the_log_B_advantage(m, sigma0, lam, s_glob, c):
-    """theory-notes §7 item 4: with a finite slab width c the GHS cost grows like m B^2/(2 sigma0^2 c^2),
+    """docs/theory-notes.md §7 item 4: with a finite slab width c the GHS cost grows like m B^2/(2 sigma0^2 c^2),
     so beyond B ~ sigma0 c it exceeds the group lasso's linear cost; the plain horseshoe stays below."""
     B = 1e4 * sigma0 * c
     plain, reg = slab("ss-ghs", sigma0=sigma0, s_glob=s_glob), slab("ss-ghs", sigma0=sigma0, s_glob=s_glob, c=c)
@@ -193,7 +193,7 @@ def test_command_line_rates(capsys):
 # ---------------------------------------------------------------------------------------------
 def test_local_exponent_with_n_only():
     assert local_exponent(2000.0) == pytest.approx(-1 + 1 / math.log(2000.0), rel=1e-15)
-    assert local_exponent(2000.0) == pytest.approx(-0.8684, abs=1e-4)          # theory-notes §3.2
+    assert local_exponent(2000.0) == pytest.approx(-0.8684, abs=1e-4)          # docs/theory-notes.md §3.2
     ns = np.array([250.0, 16000.0])
     np.testing.assert_allclose(local_exponent(ns), -1 + 1 / np.log(ns), rtol=1e-15)
     assert local_exponent(2000.0, delta=0.5) == pytest.approx(-1 + 2 / math.log(2000.0), rel=1e-15)

@@ -313,7 +313,7 @@ def test_resume_without_checkpoint(tmp_path):
 # ---------------------------------------------------------------- learning: a teacher is recovered
 
 def test_training_recovers_a_teacher_regression():
-    """SS-GL on the theory-notes 5(e) teacher reaches the noise floor: test RMSE within 15% of sigma_e."""
+    """SS-GL on the docs/theory-notes.md §5(e) teacher reaches the noise floor: test RMSE within 15% of sigma_e."""
     noise = 0.5
     ds = teacher_regression(n_train=2000, n_test=2000, widths=(4, 8, 8, 1), active=(3, 2), noise_sigma=noise, rng=0)
     sx, sy = Standardiser.fit(ds.x_train), Standardiser.fit(ds.y_train)

@@ -1,6 +1,6 @@
 """theory: contraction rates, bounds and numerical checks for node-sparse BNNs (docs/theory.md).
 
-Every result here is **derived in this project** (theory-notes, docs/theory.md), with explicit
+Every result here is **derived in this project** (docs/theory-notes.md, docs/theory.md), with explicit
 constants, and checked by a test; none is a quotation of the paper, whose theorem text was not
 available. Host NumPy/SciPy, float64.
 

@@ -1,4 +1,4 @@
-"""Index of the derived bounds (theory-notes §4.1-§4.4), one module per concept:
+"""Index of the derived bounds (docs/theory-notes.md §4.1-§4.4), one module per concept:
 
 =====================  =======================================================  ==========
 forward bound           :func:`forward_bound`                                    (T-2)

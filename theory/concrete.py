@@ -1,6 +1,6 @@
 """Binary Concrete facts used to read the training objective against the theory. (T-14)
 
-Derived here (theory-notes §4.5, §5(f)3). A binary Concrete ``BinConcrete(gamma, t)`` draw is
+Derived here (docs/theory-notes.md §4.5, §5(f)3). A binary Concrete ``BinConcrete(gamma, t)`` draw is
 ``y = sigmoid((logit gamma + G) / t)`` with logistic noise ``G = log u - log(1 - u)`` (refimpl R-1).
 
 (a) Thresholding: ``1[y > 1/2] = 1[G > -logit gamma] ~ Bernoulli(gamma)`` exactly, for every t.
@@ -11,7 +11,7 @@ Derived here (theory-notes §4.5, §5(f)3). A binary Concrete ``BinConcrete(gamm
         d = logit gamma_1 - logit gamma_2, x = d/2                          (small d: d^2/6 + ...)
 
 (c) Data processing (thresholding is a map): ``KL(Bern(gamma_1) || Bern(gamma_2)) <= (b)``.
-The training loss uses the Bernoulli KL (theory-notes §1); the theory is about the discrete family.
+The training loss uses the Bernoulli KL (docs/theory-notes.md §1); the theory is about the discrete family.
 """
 from __future__ import annotations
 

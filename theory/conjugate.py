@@ -1,6 +1,6 @@
 """ELBO <= log evidence in a conjugate spike-and-slab group regression, with its equality case. (T-15)
 
-Derived here (theory-notes §4.7). Model: ``y = sum_g z_g X_g w_g + e``, ``e ~ N(0, sigma^2 I_n)``,
+Derived here (docs/theory-notes.md §4.7). Model: ``y = sum_g z_g X_g w_g + e``, ``e ~ N(0, sigma^2 I_n)``,
 ``z_g ~ Bernoulli(lam)``, ``w_g ~ N(0, sigma0^2 I)`` (Gaussian slab, Dirac spike), G groups.
 
 Evidence (sum over the 2^G inclusion patterns):

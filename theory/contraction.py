@@ -1,4 +1,4 @@
-"""Empirical contraction experiment (theory-notes §5(e)): does the variational posterior of a
+"""Empirical contraction experiment (docs/theory-notes.md §5(e)): does the variational posterior of a
 node-sparse BNN, trained with ``refimpl``, concentrate around a known teacher at the predicted rate?
 
 Run it as ``python -m theory contraction [--quick] [--out DIR] [--executor process|serial|dask]``, with the
@@ -7,7 +7,7 @@ This is a benchmark script, not a unit test: it reports numbers and soft accepta
 never fails on them. Equation labels (CE-n) refer to the section "Contraction experiment" of
 ``docs/theory.md``.
 
-**Design** (theory-notes §5(e)); the defaults, each a field of :class:`ExperimentConfig`.
+**Design** (docs/theory-notes.md §5(e)); the defaults, each a field of :class:`ExperimentConfig`.
 
 * Teacher: ``refimpl.data.teacher_regression`` with p = 4, hidden widths (8, 8) of which s = (3, 2)
   nodes are active, tanh, ``|w| in [B/3, B]`` with B = 1.5, biases in (-0.5, 0.5), ``x ~ U[-1, 1]^4``,
@@ -21,7 +21,7 @@ never fails on them. Equation labels (CE-n) refer to the section "Contraction ex
 * Training: ``refimpl.train.fit``, Adam, lr 1e-2, batch 128, the same number of steps for every n
   (the cost depends on steps, not on n), node logits initialised at 2. Two deviations from the notes,
   both measured (docs/theory.md): refimpl has no warm-up plus exponential decay, so the learning rate
-  follows a cosine decay to 0; and the indicator logits get a learning-rate multiplier of 5 (SPEC §7's
+  follows a cosine decay to 0; and the indicator logits get a learning-rate multiplier of 5 (docs/spec.md §7's
   ``lr_mult_theta`` knob), which at n = 16000 reached in 6000 steps a smaller ``E_Q H^2`` than the
   plain setting did in 15000.
 * Grid: n in {250, 500, ..., 16000} (7 values, factor 2), seeds 0..9: 210 fits. The notes' prototype
@@ -173,7 +173,7 @@ class FitTask:
 def hellinger_sq(f, f0, sigma_e: float) -> np.ndarray:
     """``H^2(l_{f_s}, l_0) = 1 - E_x exp(-(f_s(x) - f0(x))^2 / (8 sigma_e^2))`` for each draw s (CE-1).
 
-    The distance is :func:`theory.hellinger.hellinger_bc` (T-16; theory-notes §4.6, convention
+    The distance is :func:`theory.hellinger.hellinger_bc` (T-16; docs/theory-notes.md §4.6, convention
     ``H^2 = 1 - BC``) between the regression densities ``N(y; f(x), sigma_e^2) p(x)`` and
     ``N(y; f0(x), sigma_e^2) p(x)``, the expectation over x being the mean over the given inputs. The
     mean of the returned values over posterior draws estimates ``E_Q H^2``. ``f``: ``(S, B)`` or
@@ -391,7 +391,8 @@ def run_experiment(config: ExperimentConfig, executor: cf.Executor, log=sys.stde
 
 def summarise(records, config: ExperimentConfig) -> dict:
     """(CE-3, CE-4) Per prior: the derived predictions of both group modes, slopes over the informative n
-    with t intervals, the level ``E_Q H^2 / eps_n^2``, node counts and the soft checks of §5(e).
+    with t intervals, the level ``E_Q H^2 / eps_n^2``, node counts and the soft checks of
+    docs/theory-notes.md §5(e).
 
     Slopes and levels need two informative n (``eps_n^2 < 1`` in the licensed mode); otherwise they are
     ``None``. A check that cannot be evaluated is ``None``."""
@@ -436,7 +437,8 @@ def summarise(records, config: ExperimentConfig) -> dict:
 
 
 def _checks(res, derived, counts, m, d_true, records, prior, rows) -> dict:
-    """Soft acceptance of theory-notes §5(e), with the derived slope as the prediction; reported, never asserted."""
+    """Soft acceptance of docs/theory-notes.md §5(e), with the derived slope as the prediction; reported, never
+    asserted."""
     h2, level = res["hellinger_sq"], res["level_ratio"]
     have = h2["slope"] is not None and derived is not None
     return {

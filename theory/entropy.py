@@ -1,6 +1,6 @@
 """Metric entropy of node-sparse classes in the sup-norm, and Schmidt-Hieber's edge-sparse bound. (T-5)
 
-Derived here (theory-notes §4.3). Class ``F(L, k, s, B)``: at most ``s_l`` active nodes in hidden
+Derived here (docs/theory-notes.md §4.3). Class ``F(L, k, s, B)``: at most ``s_l`` active nodes in hidden
 layer l, relevant entries of layer l bounded by ``B_l``, sup-norm over ``||x||_inf <= 1``. Rounding every
 relevant entry to a grid of spacing ``2 eta`` inside ``[-B_l, B_l]`` (``ceil(B_l / eta)`` points) moves the
 function by at most ``eta Lambda(B)`` (T-4); with ``eta = delta / Lambda(B)``:
@@ -9,11 +9,11 @@ function by at most ``eta Lambda(B)`` (T-4); with ``eta = delta / Lambda(B)``:
             <= sum_l s_l log(e k_l / s_l) + D [log 2 + log(Bbar Lambda(B)) + log(1/delta)]   (delta <= Bbar Lambda)
 
 In 'active' group mode the choice of the active inputs of each layer is part of ``C(k_l, s_l)``.
-Schmidt-Hieber (2020, Lemma 5, recalled in theory-notes §3.3), edge sparsity ``s_edge``, weights <= 1:
+Schmidt-Hieber (2020, Lemma 5, recalled in docs/theory-notes.md §3.3), edge sparsity ``s_edge``, weights <= 1:
 
     H_SH(delta) = (s_edge + 1) log(2 delta^{-1} (L+1) V^2),    V = prod_{l=0..L+1} (k_l + 1)
 
-With ``B = 1``, ``L_psi <= 1`` and ``s_edge = D``: ``H(delta) <= H_SH(delta)`` (theory-notes §4.3).
+With ``B = 1``, ``L_psi <= 1`` and ``s_edge = D``: ``H(delta) <= H_SH(delta)`` (docs/theory-notes.md §4.3).
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Hellinger distance, KL and L2 for Gaussian regression with known noise. (T-16)
 
-Derived here (theory-notes §4.6; paper-notes §6.2). Densities ``l_f(x, y) = p_X(x) N(y; f(x), sigma_e^2)``;
-expectations over x are sample means over the given inputs. Two conventions exist, named apart:
+Derived here (docs/theory-notes.md §4.6; docs/paper-notes.md §6.2). Densities
+``l_f(x, y) = p_X(x) N(y; f(x), sigma_e^2)``; expectations over x are sample means over the given inputs. Two
+conventions exist, named apart:
 
     hellinger_bc       H^2 = 1 - BC,   BC = E_x exp(-(f - f0)^2 / (8 sigma_e^2))     (values in [0, 1])
     hellinger_integral h^2 = int (sqrt l_f - sqrt l_0)^2 = 2 (1 - BC)                (Bhattacharya & Maiti)

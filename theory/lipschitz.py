@@ -1,6 +1,6 @@
 """Forward and perturbation bounds of a node-sparse MLP on the box ``||x||_inf <= 1``. (T-2..T-4)
 
-Derived here (theory-notes §4.1-§4.2); docs/theory.md carries the proofs. Networks are stored as the
+Derived here (docs/theory-notes.md §4.1-§4.2); docs/theory.md carries the proofs. Networks are stored as the
 code stores them (docs/notation.md): ``x @ W_l + b_l`` with ``W_l`` ``(k_{l-1}, k_l)``, so the
 operator norm ``||W||_{inf->inf}`` is the largest **column** l1 norm. ``g_l = L_psi`` for hidden
 layers and ``g_{L+1} = 1`` (no activation on the output).

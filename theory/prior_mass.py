@@ -1,6 +1,6 @@
 """Prior mass of a neighbourhood of a sparse true network, and the prior-mass condition C3. (T-8, T-9)
 
-Derived here (theory-notes §4.4, §2.3, §5(c)).
+Derived here (docs/theory-notes.md §4.4, §2.3, §5(c)).
 
 (T-8) Box: keep ``z = z*`` and put every relevant coordinate of every active group within ``eta`` of
 theta*, with ``eta = min(1, eps sigma_e sqrt(2) / Lambda(B + 1))``. By (T-4) every theta in the box has

@@ -4,7 +4,7 @@ Four results from the literature, each behind its own name, with the assumptions
 are evaluated on a node-sparse topology only to set them beside (T-11); none of them is about node
 selection, so the comparison is one of **shape** (how each moves with n, s, widths, depth, B), not of
 constants. None of the four papers' texts was available here beyond their abstracts: each form below is
-the one recorded in theory-notes §3.3 (the project's reading notes), and every docstring says which
+the one recorded in docs/theory-notes.md §3.3 (the project's reading notes), and every docstring says which
 constants were dropped or reconstructed. Every function returns the **squared** rate, with a free
 constant ``C`` (default 1) in front where the source has an unspecified one.
 
@@ -59,7 +59,7 @@ def schmidt_hieber_2020(n, widths, s, *, F: float = 1.0, C: float = 1.0) -> floa
     **every parameter in [-1, 1]** and ``||f||_inf <= F``. An estimator, not a posterior.
 
     Form used: the estimation term of the oracle inequality (Theorem 2) with the covering number at
-    ``delta = 1/n`` from Lemma 5 (transcribed in theory-notes §3.3, coded in
+    ``delta = 1/n`` from Lemma 5 (transcribed in docs/theory-notes.md §3.3, coded in
     :func:`theory.entropy.entropy_schmidt_hieber`):
 
         eps^2 = C F^2 (s + 1) log(2 n (L+1) V^2) / n,     V = prod_{l=0..L+1} (p_l + 1).
@@ -81,7 +81,7 @@ def polson_rockova_2018(n, p, *, alpha: float = 1.0, delta: float = 1.0, C: floa
     ``N ≍ n^{p/(2 alpha + p)} / log n`` and sparsity ``s ≍ n^{p/(2 alpha + p)} log n`` are **set by the
     theorem as functions of n**; spike-and-slab prior with a uniform slab on [-1, 1]; empirical L2 norm.
 
-    Form used (the abstract's near-minimax rate, as in theory-notes §3.3), squared:
+    Form used (the abstract's near-minimax rate, as in docs/theory-notes.md §3.3), squared:
 
         eps^2 = C n^{-2 alpha / (2 alpha + p)} log^{2 delta} n,     delta > 1 in the theorem.
 
@@ -107,7 +107,7 @@ def cherief_abdellatif_2020(n, L, D, S, B, *, C: float = 1.0) -> float:
     parameter bounded by ``B``; spike-and-slab prior; tempered (fractional) likelihood; L2 risk in
     expectation (an oracle inequality ``E int ||f - f0||^2 dQ <~ inf ||f* - f0||^2 + r_n``).
 
-    Form used (theory-notes §3.3):
+    Form used (docs/theory-notes.md §3.3):
 
         eps^2 = C [L S log(B D) + S log(n L / S)] / n
 
@@ -131,7 +131,7 @@ def bai_song_cheng_2020(n, L, N, p, s, *, delta: float = 1.0, C: float = 1.0) ->
     Gaussian slab and the inclusion probability of their §3.1; mean-field spike-and-slab variational
     family; Hellinger distance, ``int d_H^2 dQ <= C eps_n^2 + C'(r_n + xi_n)``.
 
-    Form used (theory-notes §3.3):
+    Form used (docs/theory-notes.md §3.3):
 
         r_n = [(L+1) s log N + s log(p sqrt(n) / s)] / n,     eps^2 = C r_n log^{2 delta} n,  delta > 1.
 

@@ -1,7 +1,7 @@
 """The derived contraction rate ``eps_n`` of node-sparse BNNs, its inclusion schedule and local exponent.
 (T-11..T-13)
 
-Derived here (theory-notes §3.2), not the paper's: the paper's theorem text was not available, so its
+Derived here (docs/theory-notes.md §3.2), not the paper's: the paper's theorem text was not available, so its
 constants are unknown. The reconstructed published form sits apart in :func:`eps_n_published`.
 
 (T-11)  n r_n = D [log n + log max(1, Lambda(B + 1))]      volume: entropy and prior-mass volume
@@ -15,7 +15,7 @@ constants are unknown. The reconstructed published form sits apart in :func:`eps
   Schedule: log(1/lambda_l) = log k_l + kappa m_l log n,  kappa in (0, 1].
 (T-12)  d log eps_n^2 / d log n = (r_n / eps_n^2) (-1 + D / (n r_n)); with a fixed topology and
         negligible constants, -1 + 1/log n (about -0.87 at n = 2000).
-(T-13)  the reconstructed published form (paper-notes §6.5, theory-notes §3.1).
+(T-13)  the reconstructed published form (docs/paper-notes.md §6.5, docs/theory-notes.md §3.1).
 """
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ class PublishedRate:
 
 
 def _slab_term_published(m: int, B: float, sl: Slab) -> float:
-    """Per-coordinate slab term R_slab of paper-notes §6.5 (its table, transcribed)."""
+    """Per-coordinate slab term R_slab of docs/paper-notes.md §6.5 (its table, transcribed)."""
     if sl.prior == "ss-ig":
         return B * B / (2.0 * sl.sigma0 ** 2) + math.log(sl.sigma0 * math.sqrt(2.0 * math.pi))
     if sl.prior == "ss-gl":
@@ -184,8 +184,8 @@ def _slab_term_published(m: int, B: float, sl: Slab) -> float:
 
 def eps_n_published(n, widths, active, bounds, prior, *, C: float = 1.0, sigma0: float = 1.0, lam_gl: float = 1.0,
                     s_glob: float = 1.0, c=None) -> PublishedRate:
-    """(T-13) RECONSTRUCTED, NOT THE PAPER'S TEXT: the shape recalled in theory-notes §3.1 with the slab
-    terms of paper-notes §6.5 and a free constant ``C`` (to be transcribed from the PDF):
+    """(T-13) RECONSTRUCTED, NOT THE PAPER'S TEXT: the shape recalled in docs/theory-notes.md §3.1 with the slab
+    terms of docs/paper-notes.md §6.5 and a free constant ``C`` (to be transcribed from the PDF):
 
         n eps_n^2 = C sum_{l=1..L+1} s_l (k_{l-1}+1) vartheta_l,
         vartheta_l = log n + log(L+1) + sum_{m=0..L} log(k_m+1) + sum_{m != l} log max(1, B_m) + R_slab(l).

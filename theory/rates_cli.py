@@ -299,7 +299,7 @@ def render(rep: dict) -> str:
     if rep["warning"]:
         out(rep["warning"])
     out("Derived rate n r_n = D[log n + log Lambda(B+1)] + sum s_l log(e k_l) + sum s_l beta_l; eps_n^2 = r_n + xi")
-    out("(theory-notes §3.2, derived in this project; NOT the paper's constants; docs/theory.md T-11)")
+    out("(docs/theory-notes.md §3.2, derived in this project; NOT the paper's constants; docs/theory.md T-11)")
     bounds = ", ".join(f"{b:.4g}" for b in t["bounds"])
     out(f"widths {t['widths']}, active {t['active']} (+ {t['K']} output), bounds [{bounds}], group mode "
         f"{t['group_mode']}, L_psi {t['L_psi']:.4g} ({t['activation']})")

@@ -1,6 +1,6 @@
 """Prior mass of a box around one active group, exactly and by an analytic bound. (T-6, T-7)
 
-Derived here (theory-notes §4.4). One active group has ``m`` relevant coordinates with true values
+Derived here (docs/theory-notes.md §4.4). One active group has ``m`` relevant coordinates with true values
 ``w_i`` (``|w_i| <= B``); the box is ``|theta_i - w_i| <= eta`` on those coordinates and the other
 ``M - m`` coordinates of the group are free. ``Phi = -log P_slab(box)``.
 
@@ -19,7 +19,7 @@ Derived here (theory-notes §4.4). One active group has ``m`` relevant coordinat
           radially decreasing; for m = M the multivariate Laplace, else a Bessel-K form
   ss-ghs  cost = min_{b0 > 0} m log(sqrt(2 pi) b0) + (m r^2 / 2)(1/b0^2 + 1/(sigma0 c)^2) - log P(tau in [x, 2x]),
           x = b0 / (sigma0 s): restrict tau to [x, 2x], so u <= 2 b0 and 1/u^2 <= 1/b0^2 + 1/(sigma0 c)^2
-          (theory-notes §4.4 takes b0 = B/sigma0-ish); every b0 gives a valid bound, the minimum
+          (docs/theory-notes.md §4.4 takes b0 = B/sigma0-ish); every b0 gives a valid bound, the minimum
           (bounded Brent on log b0, and the candidate b0 = max(r, sigma0 s)) the sharpest; for large r
           the minimiser is b0 ~ r and cost ~ (m + 1) log r (+ m r^2/(2 sigma0^2 c^2) when c < inf).
 The slab cost of the rate (T-11) is ``beta = max(0, cost(B + 1))``: an upper bound on
@@ -81,7 +81,7 @@ def log_interval_prob(w, eta, scale) -> np.ndarray:
     Narrow intervals (``h (c + h) <= 1`` with ``c = |w|/scale``, ``h = eta/scale``) use 10-point
     Gauss-Legendre on ``phi(c + h x) / phi(c)`` (no cancellation); wide ones the log-difference of ``log_ndtr``
     reflected to the lower tail, ``log_ndtr(a) + log(-expm1(log_ndtr(b) - log_ndtr(a)))``, which
-    stays finite where the naive CDF difference underflows (theory-notes §5(c)3).
+    stays finite where the naive CDF difference underflows (docs/theory-notes.md §5(c)3).
     """
     c, h = np.broadcast_arrays(np.abs(np.asarray(w, dtype=np.float64)) / scale,
                                np.asarray(eta, dtype=np.float64) / scale)

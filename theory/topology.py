@@ -1,6 +1,6 @@
 """A node-sparse architecture as the theory sees it: widths, active nodes, weight bounds, group mode. (T-1)
 
-theory-notes §3.2 counts **hidden layers** ``l = 1..L`` and the output layer ``L+1``:
+docs/theory-notes.md §3.2 counts **hidden layers** ``l = 1..L`` and the output layer ``L+1``:
 
     widths = [p, k_1, ..., k_L, K]          (k_0 = p inputs, K = k_{L+1} outputs)
     active = [s_1, ..., s_L]                (active nodes per hidden layer; s_{L+1} = K is added)
@@ -15,9 +15,9 @@ matter for the function ("relevant inputs"):
 
 'active' is valid when psi(0) = 0 and a pruned node's incoming group is zeroed, so that it outputs 0
 and its outgoing weights do nothing; 'full' is needed otherwise and matches the paper's group size
-``k_{l-1} + 1`` (theory-notes §7 item 2). Everything in ``theory/`` is host NumPy in float64.
+``k_{l-1} + 1`` (docs/theory-notes.md §7 item 2). Everything in ``theory/`` is host NumPy in float64.
 
-This is the code's weight layer ``l - 1`` (docs/notation.md, "Translating from theory-notes").
+This is the code's weight layer ``l - 1`` (docs/notation.md, "Translating from the theory notes").
 """
 from __future__ import annotations
 

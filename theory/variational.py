@@ -1,6 +1,6 @@
 """The variational condition C4 for a constructed member ``q*`` of the mean-field family. (T-10)
 
-Derived here (theory-notes §2.3 C4, §5(c)5; paper-notes §6.6 item 3). The member, in the centred
+Derived here (docs/theory-notes.md §2.3 C4, §5(c)5; docs/paper-notes.md §6.6 item 3). The member, in the centred
 parameterisation of the code's family (``w ~ N(mu, sigma^2)`` independent of the scale factors):
 
   * nodes: ``gamma = 1`` on the true active nodes, 0 elsewhere (exactly Bernoulli 0/1);

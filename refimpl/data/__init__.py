@@ -1,4 +1,4 @@
-"""Data loaders (SPEC section 9). Nothing is downloaded at run time.
+"""Data loaders (docs/spec.md §9). Nothing is downloaded at run time.
 
 * ``'teacher-regression'``, ``'teacher-classification'`` -- node-sparse teacher networks generated
   in-process (:mod:`.synthetic`; the embedded default);

@@ -1,6 +1,6 @@
 """The ``Dataset`` record, a train/validation split and a standardiser fitted on training data only.
 
-Conventions (SPEC section 9; notation.md): features ``x`` are float64 ``(n, p)``; regression targets
+Conventions (docs/spec.md §9; notation.md): features ``x`` are float64 ``(n, p)``; regression targets
 ``y`` are float64 ``(n,)``; class labels are int64 ``(n,)`` in ``[0, n_classes)``. Everything here is
 host-side NumPy; the model's backend converts at its own boundary.
 

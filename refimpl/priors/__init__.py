@@ -1,6 +1,6 @@
 """Priors on node groups and their variational factors, one module per slab family.
 
-A prior object knows the parameter and noise layout (SPEC §6), initialises parameters, turns
+A prior object knows the parameter and noise layout (docs/spec.md §6), initialises parameters, turns
 parameters and noise into sampled weights (and back, in reverse mode), and computes its KL in closed
 form with the gradient. It knows nothing about the data, the likelihood or the activation.
 """

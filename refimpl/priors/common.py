@@ -16,7 +16,7 @@ from ..kl import kl_bernoulli_logit
 from ..relaxation import relaxed_indicator
 from ..stable import sigmoid, softplus
 
-RHO_INIT = -6.0                      # sigma = softplus(-6) = 2.48e-3, as the authors (paper-notes §5.1)
+RHO_INIT = -6.0                      # sigma = softplus(-6) = 2.48e-3, as the authors (docs/paper-notes.md §5.1)
 THETA_INIT = math.log(0.99 / 0.01)   # gamma = 0.99: every node starts on, as the authors
 
 

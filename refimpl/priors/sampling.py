@@ -1,6 +1,6 @@
 """Draws from the priors themselves (host NumPy), for checking the hierarchies and for the theory.
 
-These samplers follow the generative definitions literally (SPEC §2) and share no code with the
+These samplers follow the generative definitions literally (docs/spec.md §2) and share no code with the
 variational machinery, so they can serve as oracles: e.g. the SS-GL slab's radius ``||w||_2`` must be
 Gamma(m, rate lam/sigma0) (the group-lasso marginal), and ``sqrt(a b)`` from the Gamma x inverse-Gamma
 split must be half-Cauchy(b). (SMP-1..SMP-3)

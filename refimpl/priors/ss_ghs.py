@@ -1,6 +1,6 @@
 """Spike-and-slab (regularised) group horseshoe (``prior="ss-ghs"``). (GHS-1..GHS-3)
 
-Prior (paper-notes §2.2, read from the authors' code), hidden layer l, node j, ``m = k_l + 1``:
+Prior (docs/paper-notes.md §2.2, read from the authors' code), hidden layer l, node j, ``m = k_l + 1``:
 
     z_lj ~ Bernoulli(lambda_l),   w_lj | z_lj = 1 ~ N(0, sigma0^2 tt_lj^2 I_m),
     tt^2 = c^2 s^2 tau^2 / (c^2 + s^2 tau^2)        (regularised; c = inf gives s^2 tau^2)

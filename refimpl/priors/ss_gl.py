@@ -1,6 +1,6 @@
 """Spike-and-slab group lasso (``prior="ss-gl"``). (GL-1..GL-4)
 
-Prior (paper-notes §2.1, read from the authors' code), hidden layer l, node j, group size ``m = k_l + 1``:
+Prior (docs/paper-notes.md §2.1, read from the authors' code), hidden layer l, node j, group size ``m = k_l + 1``:
 
     z_lj ~ Bernoulli(lambda_l),   w_lj | z_lj = 1, tau2_lj ~ N(0, sigma0^2 tau2_lj I_m)
     tau2_lj | lam2 ~ Gamma((m + 1)/2, rate lam2/2),   lam2 ~ Gamma(lam2_shape = 4, rate lam2_rate = 2)
