@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from .stable import sigmoid
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from .backend import special
 from .stable import log_sigmoid, sigmoid

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 LIKELIHOODS = ("gaussian", "categorical")
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)

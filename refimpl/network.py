@@ -10,7 +10,7 @@ nothing about priors: the prior turns parameters and noise into ``(W_l, b_l)`` a
 """
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 
 def forward(x, weights, biases, activation):

@@ -32,7 +32,7 @@ from numbers import Integral, Real
 from typing import Callable
 
 import numpy as np
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from .backend import backend_of, get_backend
 

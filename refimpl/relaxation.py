@@ -12,7 +12,7 @@ the temperature; the backward pass uses the surrogate ``dz/dtheta = y (1 - y) / 
 """
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 from .stable import logit_noise, sigmoid
 

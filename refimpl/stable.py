@@ -5,7 +5,7 @@ same line runs on NumPy, CuPy and array-api-strict. Labels refer to ``docs/deriv
 """
 from __future__ import annotations
 
-from array_api_compat import array_namespace
+from .backend import array_namespace
 
 
 def softplus(x):

@@ -185,3 +185,22 @@ def test_decimal_reference_sanity():
     # The oracle itself: softplus(0) = log 2, sigmoid(0) = 1/2 exactly.
     assert _softplus_ref(np.array([0.0]))[0] == math.log(2.0)
     assert _sigmoid_ref(np.array([0.0]))[0] == 0.5
+
+
+# ---- the memoised namespace lookup the primitives use -------------------------------------------
+def test_memoised_namespace_is_array_api_compats_and_refuses_mixed_libraries():
+    import array_api_compat
+
+    from refimpl import backend
+
+    strict = get_backend("strict").asarray(np.zeros(2))
+    cases = [(np.zeros(2),), (np.float32(1.0),), (strict,), (np.zeros(2), np.ones((2, 2), np.float32))]
+    for _ in range(2):              # the second pass is served from the cache
+        for args in cases:
+            assert backend.array_namespace(*args) is array_api_compat.array_namespace(*args)
+    assert backend.array_namespace(strict) is not backend.array_namespace(np.zeros(2))
+    before = dict(backend._NAMESPACES)
+    for _ in range(2):              # a refused mix raises every time and is not remembered
+        with pytest.raises(TypeError):
+            backend.array_namespace(np.zeros(2), strict)
+    assert backend._NAMESPACES == before

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from ..schedules import inclusion_log_probs
 from ..stable import d_log_softplus, log_softplus, sigmoid, softplus

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from ..kl import kl_bernoulli_logit
 from ..relaxation import relaxed_indicator

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 from scipy.special import roots_hermite
 
 from ..kl import LOGNORMAL_CONST

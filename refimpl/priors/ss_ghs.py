@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from array_api_compat import array_namespace
+from ..backend import array_namespace
 
 from ..stable import sigmoid, softplus
 from .base import NodePrior
