@@ -24,18 +24,10 @@ import json
 import os
 import sys
 
+from refimpl import plots as refimpl_plots
+
 COLORS = {"gaussian": "tab:gray", "ss-ig": "tab:blue", "ss-gl": "tab:green", "ss-ghs": "tab:red"}
 MARKERS = ["o", "s", "^", "D"]
-
-
-def _pyplot():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        return plt
-    except ImportError:
-        return None
 
 
 def _load(path):
@@ -266,7 +258,7 @@ def front_main(argv) -> list[str]:
                     help="authors' points: 'auto' (those of the runs' data set), 'none', or a data set name")
     ap.add_argument("--title", help="default: the data set and the widths")
     args = ap.parse_args(argv)
-    plt = _pyplot()
+    plt = refimpl_plots.pyplot()
     if plt is None:
         print("plots: matplotlib is not installed; no figures drawn", file=sys.stderr)
         return []
@@ -293,7 +285,7 @@ def main(argv=None) -> list[str]:
     ap.add_argument("--uci", help="results.json of uci.py")
     ap.add_argument("--out", required=True, help="directory for the PNG files")
     args = ap.parse_args(argv)
-    plt = _pyplot()
+    plt = refimpl_plots.pyplot()
     if plt is None:
         print("plots: matplotlib is not installed; no figures drawn", file=sys.stderr)
         return []

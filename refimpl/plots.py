@@ -13,10 +13,12 @@ MISSING = "plots skipped: matplotlib is not installed; install it with: pip inst
 
 def available() -> bool:
     """Whether matplotlib can be imported (the optional extra ``plots``)."""
-    return _pyplot() is not None
+    return pyplot() is not None
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend, or ``None`` when matplotlib (the optional
+    extra ``plots``) is not installed: the one guard every plot of the project goes through."""
     try:
         import matplotlib
 
@@ -29,7 +31,7 @@ def _pyplot():
 
 def plot_run(out_dir: str, history: list, model, params, prep) -> list[str]:
     """Write the PNGs into ``out_dir``; returns their paths (empty without matplotlib)."""
-    plt = _pyplot()
+    plt = pyplot()
     if plt is None or not history:
         return []
     from .evaluate import predict_outputs

@@ -32,10 +32,9 @@ from . import shrink
 from .checkpoint import Checkpoint, check_compatible, load_checkpoint, remove_stale_temporaries, save_checkpoint
 from .evaluate import evaluate, network_metrics
 from .metrics import NonFiniteError, flops_kept
-from .prune import compress, inclusion_probabilities
+from .prune import compress, inclusion_probabilities, node_masks
 from . import selection
 from .selection import SELECT_RULES, complete_train_config, within_budget
-from .stable import sigmoid
 from .validation import check_arrays
 
 CHECKPOINT = "checkpoint.npz"
@@ -216,13 +215,9 @@ def spread_logits(params: dict, sd: float, seed: int, backend) -> dict:
 
 
 def nodes_kept(model, params, threshold: float = 0.5) -> list[int]:
-    """Number of hidden nodes with inclusion probability ``gamma > threshold``, per hidden layer."""
-    b = model.backend
-    out = []
-    for l in range(len(model.widths) - 2):
-        key = f"{l}.theta"
-        out.append(int(np.sum(sigmoid(b.to_numpy(params[key])) > threshold)) if key in params else model.widths[l + 1])
-    return out
+    """Number of hidden nodes with inclusion probability ``gamma > threshold``, per hidden layer: the sizes of
+    :func:`refimpl.prune.node_masks` (the one place nodes are counted; every width without indicators)."""
+    return [int(np.sum(keep)) for keep in node_masks(model, params, threshold)]
 
 
 def theta_spread(model, params) -> dict:

@@ -621,7 +621,7 @@ def test_console_script_is_declared():
 
 
 def test_main_job_says_where_its_outputs_are_and_that_plots_were_skipped(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(plots, "_pyplot", lambda: None)              # as without matplotlib
+    monkeypatch.setattr(plots, "pyplot", lambda: None)              # as without matplotlib
     log = io.StringIO()
     out = tmp_path / "job"
     run_main(str(out), quick=True, log=log)

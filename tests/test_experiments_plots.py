@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from experiments import plots  # noqa: E402
+from refimpl import plots as refimpl_plots  # noqa: E402
 
 
 def _run(path, prior, epochs, acc, flops, finetuned=None):
@@ -35,7 +36,7 @@ def test_front_plot_writes_png_and_summarises(tmp_path):
     out = tmp_path / "figs" / "front.png"
     assert plots.main(["front", "--runs", *runs, "--out", str(out)]) == [str(out)]
     assert out.stat().st_size > 0
-    plt = plots._pyplot()
+    plt = refimpl_plots.pyplot()
     summary = plots.front_plot(plt, runs, str(tmp_path / "again.png"), anchors={})
     assert summary["ss-gl"]["seeds"] == 2 and summary["ss-gl"]["accuracy"] == pytest.approx(0.865)
     assert summary["ss-gl"]["finetuned_accuracy"] == pytest.approx(0.88)
@@ -49,7 +50,7 @@ def test_front_plot_needs_the_history(tmp_path):
     run = _run(tmp_path / "ss-ig" / "seed0", "ss-ig", [(0.8, 1.0)] * 3, 0.8, 0.1)
     os.remove(os.path.join(run, "history.jsonl"))
     with pytest.raises(FileNotFoundError, match="no history.jsonl"):
-        plots.front_plot(plots._pyplot(), [run], str(tmp_path / "x.png"))
+        plots.front_plot(refimpl_plots.pyplot(), [run], str(tmp_path / "x.png"))
     assert not (tmp_path / "x.png").exists()
     with pytest.raises(ValueError, match="no run directories"):
-        plots.front_plot(plots._pyplot(), [], str(tmp_path / "x.png"))
+        plots.front_plot(refimpl_plots.pyplot(), [], str(tmp_path / "x.png"))

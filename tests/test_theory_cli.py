@@ -194,7 +194,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, says, capsys):
 
 def test_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path, capsys):
     from refimpl import plots
-    monkeypatch.setattr(plots, "_pyplot", lambda: None)                # as without matplotlib
+    monkeypatch.setattr(plots, "pyplot", lambda: None)                # as without matplotlib
     err = fails(["--plot", str(tmp_path / "r.png")], capsys)
     assert "needs matplotlib, which is not installed" in err and "pip install -e '.[plots]'" in err
     assert not (tmp_path / "r.png").exists()

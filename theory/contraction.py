@@ -69,6 +69,7 @@ from refimpl.activations import ACTIVATIONS
 from refimpl.data import Standardiser, teacher_regression
 from refimpl.data.synthetic import BIAS_HALF_WIDTH
 from refimpl.evaluate import predict_outputs
+from refimpl import plots as refimpl_plots
 from refimpl.prune import inclusion_probabilities, node_masks
 from refimpl.train import TrainConfig, fit
 
@@ -459,11 +460,8 @@ def plot(result: dict, path: str) -> str | None:
     """Errors vs n on log-log axes with eps_n^2 (T-11, licensed group mode) and the vacuous range shaded, and
     node counts, per prior (PNG). Returns the path, or ``None`` when matplotlib is not installed (it is not a
     dependency)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = refimpl_plots.pyplot()
+    if plt is None:
         return None
     cfg, summary, records = result["config"], result["summary"], result["records"]
     grid = np.array(summary["grid"], dtype=float)

@@ -479,7 +479,7 @@ def rates_main(argv) -> int:
         if args.plot is not None:
             _check_plot_path(args.plot)
             from refimpl import plots
-            plt = plots._pyplot()
+            plt = plots.pyplot()
             if plt is None:
                 raise UsageError("--plot needs matplotlib, which is not installed; install it with: "
                                  "pip install -e '.[plots]' (or drop --plot)")

@@ -53,6 +53,7 @@ from scipy import optimize
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_regression
 from refimpl.evaluate import predict_outputs
+from refimpl import plots as refimpl_plots
 from refimpl.prune import node_masks
 from refimpl.train import TrainConfig, fit
 
@@ -255,11 +256,8 @@ def report(result: dict) -> str:
 
 def plot(result: dict, path: str) -> str | None:
     """Kept counts and FP/FN rates against n per prior, both starts (PNG; ``None`` without matplotlib)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = refimpl_plots.pyplot()
+    if plt is None:
         return None
     cfg, s = result["config"], result["summary"]
     priors = list(s["priors"])
