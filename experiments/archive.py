@@ -1,8 +1,8 @@
 """Keep the results of finished fits, without their checkpoints, so that a later session can continue a table.
 
-    python -m experiments.archive out/fmnist docs/runs/fashion-mnist      # OUT -> DEST: the JSON of finished fits
-    python -m experiments.archive out/uci docs/runs/uci --no-history       # without the per-epoch history
-    cp -r docs/runs/fashion-mnist/. out/fmnist/                            # later: restore, then rerun the script
+    python -m experiments.archive out/fmnist runs/fashion-mnist           # OUT -> DEST: the JSON of finished fits
+    python -m experiments.archive out/uci runs/uci --no-history            # without the per-epoch history
+    cp -r runs/fashion-mnist/. out/fmnist/                                 # later: restore, then rerun the script
 
 A fit directory (one with ``run.json``) counts as finished when its ``metrics.json`` says it was not interrupted.
 Only ``run.json``, ``metrics.json``, ``prune.json`` and ``history.jsonl`` are copied (kilobytes, not the

@@ -5,7 +5,7 @@ priors gaussian (dense BNN), ss-ig, ss-gl, ss-ghs, three seeds: the table of exp
     python -m experiments.fashion_mnist --out out/fmnist-20 --seeds 0 --epochs 20   # the reduced budget here
     python -m experiments.fashion_mnist --out /tmp/q --quick              # CI smoke run (1,000 rows, 1 epoch)
 
-Budget and knobs (docs/results.md, "Choosing the knobs" and "Fashion-MNIST", records the measurements behind
+Budget and knobs (docs/lab-record.md, "Choosing the knobs" and "Fashion-MNIST", records the measurements behind
 them): the authors' optimiser settings -- float32, Adam lr 1e-3, batch 1024, no multipliers, no annealing, theta
 at logit(0.99) -- but NOT their set-up: this project's fan-in initialisation, z-scored pixels, 10% of the rows held
 out, probabilities averaged (for their set-up, ``python -m experiments.authors_preset``; docs/training.md, "The

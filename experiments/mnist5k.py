@@ -2,10 +2,10 @@
 400 / 100 per digit; 10% of the training rows held out for validation), MLP 784-400-400-10, priors gaussian
 (dense BNN), ss-ig, ss-gl, ss-ghs, three seeds: the table of experiments/classification.py.
 
-    python -m experiments.mnist5k --out out/mnist5k            # the table in docs/results.md
+    python -m experiments.mnist5k --out out/mnist5k            # the table in docs/lab-record.md
     python -m experiments.mnist5k --out /tmp/q --quick         # CI smoke run (1,000 rows, 1 epoch)
 
-Budget and knobs (docs/results.md, "Choosing the knobs", records the measurements behind them): float32,
+Budget and knobs (docs/lab-record.md, "Choosing the knobs", records the measurements behind them): float32,
 Adam, batch 128 (29 steps per epoch; the authors' 1024 gives 4 steps per epoch on 3,600 rows), lr 3e-3 for
 every group (the authors' ratio of theta to weight step sizes, three times faster), no KL annealing, 50
 epochs (~1,450 steps). Not comparable with the authors' full-MNIST anchors (60,000 training images, 1,200

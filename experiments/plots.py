@@ -14,7 +14,7 @@
 
     python -m experiments.plots --classification out/mnist5k/results.json out/fmnist-25/results.json \
         --uci out/uci/results.json --out docs/figures
-    python -m experiments.plots front --runs docs/runs/fashion-defaults/fashion-mnist/*/defaults/seed* \
+    python -m experiments.plots front --runs runs/fashion-defaults/fashion-mnist/*/defaults/seed* \
         --out docs/figures/fashion_front_defaults.png
 """
 from __future__ import annotations

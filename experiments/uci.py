@@ -32,7 +32,7 @@ from . import common
 
 ROOT = str(Path(__file__).resolve().parents[2] / "shared" / "data" / "uci")   # ../shared/data/uci (docs/spec.md §9)
 HIDDEN = [50]
-# data set -> (batch size, epochs): about 5,000 steps each (docs/results.md, "UCI")
+# data set -> (batch size, epochs): about 5,000 steps each (docs/lab-record.md, "UCI regression")
 BUDGET = {"bostonHousing": (32, 400), "concrete": (32, 200), "energy": (32, 250), "kin8nm": (128, 100),
           "naval-propulsion-plant": (128, 70), "power-plant": (128, 80), "protein-tertiary-structure": (128, 20),
           "wine-quality-red": (32, 120), "yacht": (32, 600)}

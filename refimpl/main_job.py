@@ -25,10 +25,10 @@ HIDDEN = [32, 32]
 
 
 def job_config(quick: bool, seed: int) -> TrainConfig:
-    """Budget and knobs of the main job (docs/results.md records how they were chosen)."""
+    """Budget and knobs of the main job (docs/lab-record.md records how they were chosen)."""
     return TrainConfig(epochs=5 if quick else 400, batch_size=128, lr=3e-3, lr_mult_theta=10.0,
                        kl_anneal_epochs=2 if quick else 30, seed=seed, eval_samples=10, checkpoint_every=50,
-                       theta_optimizer="adam", theta_init_sd=0.0, select="nll")   # as measured (docs/results.md)
+                       theta_optimizer="adam", theta_init_sd=0.0, select="nll")   # as measured (docs/lab-record.md)
 
 
 def run_main(out_dir: str, quick: bool = False, seed: int = 0, log=sys.stderr) -> dict:

@@ -91,7 +91,7 @@ def test_fit_once_skips_finished_and_refuses_other_options(tmp_path):
     assert m2 == json.loads(json.dumps(m1)) and os.path.getmtime(os.path.join(out, "metrics.json")) == mtime
     with pytest.raises(ValueError, match="other options"):
         common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=3, batch_size=64), log=None)
-    # an archived fit (run.json, metrics.json, history: no checkpoint, as kept in docs/runs/) is skipped too ...
+    # an archived fit (run.json, metrics.json, history: no checkpoint, as kept in runs/) is skipped too ...
     os.remove(os.path.join(out, "checkpoint.npz"))
     m3 = common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=2, batch_size=64), log=None)
     assert m3 == m2 and not os.path.exists(os.path.join(out, "checkpoint.npz"))
