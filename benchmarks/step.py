@@ -3,8 +3,8 @@
 * ``ours``: ``refimpl.NodeSparseBNN.loss_and_grad_fused`` (hand-written reverse mode on NumPy, the
   fused path of ``refimpl/fused.py``); ``ours_reference``: ``loss_and_grad``, the reference path
   (same numbers to round-off);
-* ``autograd``: ``benchmarks/autograd_model.py`` (the tests' oracle: naive formulas, HIPS autograd);
-* ``torch``: ``benchmarks/torch_model.py`` (PyTorch CPU, eager, ``torch.autograd.grad``).
+* ``autograd``: ``oracles/autograd_model.py`` (the tests' oracle: naive formulas, HIPS autograd);
+* ``torch``: ``oracles/torch_model.py`` (PyTorch CPU, eager, ``torch.autograd.grad``).
 
 All three get the same parameters, noise and minibatch (PyTorch's tensors share NumPy's memory), and the
 setting of the authors' MNIST runs: categorical likelihood, SiLU, straight-through indicators, one Monte
@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from oracles.autograd_model import model_config, oracle_loss_and_grad
 from refimpl import NodeSparseBNN
 
-from .autograd_model import model_config, oracle_loss_and_grad
 from .timing import interleaved, ratio, summary
 
 N_DATA = 60000
@@ -60,7 +60,7 @@ def contenders(model, params, noise, x, y, names=CONTENDERS) -> dict:
     if "torch" in names and have_torch():
         import torch
 
-        from . import torch_model
+        from oracles import torch_model
         t_params, t_noise = torch_model.as_tensors(params, requires_grad=True), torch_model.as_tensors(noise)
         t_x, t_y = torch.from_numpy(x), torch.from_numpy(y)
         fns["torch"] = lambda: torch_model.loss_and_grad(cfg, t_params, t_x, t_y, t_noise, N_DATA)

@@ -12,10 +12,10 @@ the epoch (every step, then the validation pass), by each implementation as its 
     (:func:`ours_step`; ``tests/test_benchmarks.py`` checks that an epoch of it ends bit for bit at ``fit``'s
     parameters);
   - ``torch``: a PyTorch step as a PyTorch user writes it: noise by ``torch.randn`` and ``torch.rand``
-    (PyTorch's generator), ``benchmarks/torch_model.loss``, ``loss.backward()``, ``torch.optim.Adam(lr=1e-3)``
+    (PyTorch's generator), ``oracles/torch_model.loss``, ``loss.backward()``, ``torch.optim.Adam(lr=1e-3)``
     with its defaults, ``loss.item()`` (:func:`torch_step`);
   - ``autograd``: noise by NumPy (``standard_normal`` in float64, cast to the dtype), the oracle's loss and
-    gradient by ``autograd.value_and_grad`` on ``benchmarks/autograd_model.oracle_loss``, and Adam as the
+    gradient by ``autograd.value_and_grad`` on ``oracles/autograd_model.oracle_loss``, and Adam as the
     textbook formula on whole arrays (:func:`autograd_step`).
 
 * **epoch** on a data set of Fashion-MNIST's shape (60000 rows less a 10% validation split: 54000 training
@@ -40,10 +40,10 @@ import time
 
 import numpy as np
 
+from oracles.autograd_model import model_config, oracle_loss
 from refimpl import NodeSparseBNN, optim
 from refimpl import train as refimpl_train
 
-from .autograd_model import model_config, oracle_loss
 from .step import N_DATA, have_torch
 
 PRIORS = ("ss-ig", "ss-gl", "ss-ghs", "gaussian")
@@ -151,7 +151,7 @@ def torch_step(model, params, x, y, batch: int, n_data: int = N_DATA, seed: int 
     steps of one shuffled epoch."""
     import torch
 
-    from . import torch_model
+    from oracles import torch_model
     cfg = model_config(model, n_data)
     dtype = getattr(torch, model.backend.dtype_name)
     p = {k: torch.tensor(np.asarray(v), requires_grad=True) for k, v in params.items()}

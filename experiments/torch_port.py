@@ -2,7 +2,7 @@
 
     OPENBLAS_NUM_THREADS=1 python -m experiments.torch_port --out out/torch-port/ss-gl-seed0 --prior ss-gl --epochs 300
 
-The loss is ``benchmarks.torch_model.loss`` (the project's PyTorch port of -ELBO/N, differentiated by
+The loss is ``oracles.torch_model.loss`` (the project's PyTorch port of -ELBO/N, differentiated by
 torch.autograd), the optimiser ``torch.optim.Adam(lr=1e-3)``, the noise ``torch.randn`` / ``torch.rand`` and the
 minibatch order ``torch.randperm`` (PyTorch's random streams, as the authors' scripts), with everything else
 from the preset: the authors' initialisation (drawn by refimpl, then handed over), pixels / 126, all 60,000
@@ -31,8 +31,8 @@ from refimpl.train import nodes_kept, theta_spread
 
 def main(argv=None):
     import torch
-    from benchmarks.autograd_model import model_config
-    from benchmarks.torch_model import as_tensors, loss
+    from oracles.autograd_model import model_config
+    from oracles.torch_model import as_tensors, loss
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)

@@ -4,18 +4,12 @@ Pick one with the environment variable ``HYPOTHESIS_PROFILE`` (``ci`` in continu
 ``mutation`` (scripts/mutation.py) is ``ci`` without shrinking and without the example database: a mutant only
 needs one failing example, and every run sees the same examples.
 
-The repository root goes on ``sys.path`` so that the tests can import the ``benchmarks`` package (the
-autograd oracle and the PyTorch implementation live there) whichever way pytest is started.
+The oracles (``oracles/``) are installed with refimpl; the run layers the tests import (``benchmarks``,
+``experiments``, ``crosscheck``) are found from the repository root (``pythonpath`` in pyproject.toml).
 """
 import os
-import sys
-from pathlib import Path
 
 from hypothesis import Phase, settings
-
-_ROOT = str(Path(__file__).resolve().parents[1])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50, print_blob=True)
 settings.register_profile("dev", deadline=None, max_examples=50)

@@ -3,7 +3,7 @@
 1. The stored expected values are what the current refimpl computes from the stored inputs, and the generator
    reproduces the folder (fresh draws = stored inputs, same case list and index).
 2. They are right, by an implementation that shares no formula with refimpl: the autograd oracle
-   (``benchmarks/autograd_model.py``) reproduces loss and gradients of **every** case (all 48: gaussian, ss-ig,
+   (``oracles/autograd_model.py``) reproduces loss and gradients of **every** case (all 48: gaussian, ss-ig,
    ss-gl centred / non-centred, the eight ss-ghs variants, both likelihoods, both relaxations, and the two
    kl_weight = 0.5 cases, through ``n_data / kl_weight``). The oracle returns only the loss, so the terms are checked
    part by part from independent formulas: ``nll`` is the oracle's loss at N = inf, the KL total its loss at N = 1
@@ -30,10 +30,10 @@ import struct
 import numpy as np
 import pytest
 
-from benchmarks.autograd_model import (e_log_gamma_p, e_log_lognormal_q, half_cauchy_kl, model_config,
-                                       oracle_loss, oracle_loss_and_grad, softplus)
 from crosscheck import check_port, generate
 from crosscheck.check_port import GOLDEN, compare, load_case, load_index
+from oracles.autograd_model import (e_log_gamma_p, e_log_lognormal_q, half_cauchy_kl, model_config,
+                                    oracle_loss, oracle_loss_and_grad, softplus)
 
 INDEX = load_index()
 FILES = [e["file"] for e in INDEX["cases"]]

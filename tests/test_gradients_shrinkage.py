@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from helpers import architectures, max_rel_err, problem
-from oracle_autograd import oracle_loss, oracle_loss_and_grad
-from test_gradients import GRAD_RTOL, _cfg, _ours
+from helpers import architectures, problem
+from oracles.autograd_model import oracle_loss, oracle_loss_and_grad
+from oracles.gradcheck import assert_matches_oracle, check_grads
+from test_gradients import _cfg, _ours
 
 VARIANTS = [
     ("ss-gl", dict(parameterisation="non-centred")),
@@ -33,32 +33,21 @@ def test_gradients_match_autograd(prior, hyper, likelihood, relaxation):
     def check(arch):
         model, params, noise, x, y, n = problem(arch, prior, likelihood, "silu", relaxation, lam=0.3, **hyper)
         loss, grads, _ = _ours(model, params, x, y, noise, n)
-        ref_loss, ref_grads = oracle_loss_and_grad(_cfg(model, n), params, x, y, noise, n)
-        assert abs(loss - ref_loss) <= 1e-11 * max(1.0, abs(ref_loss))  # float64 round-off of sums
-        assert max_rel_err(grads, ref_grads) <= GRAD_RTOL
+        assert_matches_oracle(loss, grads, *oracle_loss_and_grad(_cfg(model, n), params, x, y, noise, n))
 
     check()
 
 
 @pytest.mark.parametrize("prior,hyper", VARIANTS, ids=IDS)
 def test_directional_finite_differences(prior, hyper):
-    """Central differences of the true loss (Concrete relaxation: smooth in every parameter)."""
+    """Central differences of the true loss along random directions (Concrete relaxation: smooth in every
+    parameter; ``check_grads``)."""
     @settings(max_examples=8)
     @given(arch=architectures("gaussian"))
     def check(arch):
         model, params, noise, x, y, n = problem(arch, prior, "gaussian", "tanh", "concrete", lam=0.3, **hyper)
         _, grads, _ = _ours(model, params, x, y, noise, n)
-        cfg, rng = _cfg(model, n), np.random.default_rng(arch["seed"] + 1)
-        for _ in range(3):
-            direction = {k: rng.standard_normal(np.shape(v)) for k, v in params.items()}
-            h = 1e-5
-
-            def f(t):
-                return oracle_loss(cfg, {k: params[k] + t * direction[k] for k in params}, x, y, noise, n)
-
-            fd = (f(h) - f(-h)) / (2 * h)
-            analytic = sum(float(np.sum(grads[k] * direction[k])) for k in params)
-            # O(h^2) truncation plus round-off eps |f| / h: 1e-6 relative is a generous bound for both
-            assert abs(fd - analytic) <= 1e-6 * max(1.0, abs(analytic))
+        cfg = _cfg(model, n)
+        check_grads(lambda p: oracle_loss(cfg, p, x, y, noise, n), params, grads, seed=arch["seed"] + 1)
 
     check()

@@ -6,7 +6,8 @@ Oracles, all independent of the code under test (STYLE principle 6):
 * Monte Carlo estimates of ``E_q[log q - log p]`` with ``scipy.stats`` log densities (slow), and the
   same expectation by deterministic adaptive quadrature for the log-normal KLs;
 * fixed numbers from the project notes;
-* central finite differences for every ``*_grad`` with respect to every argument;
+* central finite differences along random directions in all arguments for every ``*_grad``
+  (``oracles.gradcheck.check_grads``);
 * the strict array-API backend compared with NumPy on identical inputs.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scipy.integrate import quad
 from hypothesis import given
 from hypothesis import strategies as st
 
+from oracles.gradcheck import check_grads
 from refimpl.backend import get_backend
 from refimpl.kl import (
     kl_bernoulli,
@@ -276,54 +278,39 @@ def test_kl_lognormal_invgamma_quadrature(mu, s, shape, scale):
 
 
 # =============================================================================================
-# Gradients against central finite differences, with respect to every argument
+# Gradients against central finite differences, along random directions in all arguments
 # =============================================================================================
-H = 1e-6
-# Central differences err by O(h^2) truncation (h^2 |f'''| / 6 <= ~1e-9 on these ranges) and by
-# round-off ~ eps |f| / h ~ 2e-10 |f|: rtol 1e-6 on max(|g|, 1) covers the first, the |f| term the second.
-RTOL_FD = 1e-6
-ROUNDOFF_FD = 8.0 * EPS  # a few ulp of error in each evaluation of f, divided by h below
-
-
-def _check_grad(f, grad, args, steps):
-    """Compare ``grad(*args)[i]`` with a central difference of ``f`` in argument ``i`` for every ``i``."""
-    f0 = np.asarray(f(*args))
+def _check_grad(f, grad, names, args, **kw):
+    """``grad(*args)`` is the gradient of ``sum(f(*args))`` (element-wise ``f``, so entry by entry the partial
+    derivatives): ``check_grads`` in the arguments ``names``, its tolerance from the measured truncation and the
+    round-off of ``f``."""
     grads = grad(*args)
     assert len(grads) == len(args)
-    for i, h in enumerate(steps):
-        up = list(args)
-        down = list(args)
-        up[i] = args[i] + h
-        down[i] = args[i] - h
-        fd = (np.asarray(f(*up)) - np.asarray(f(*down))) / (2.0 * h)
-        g = np.asarray(grads[i])
-        assert g.shape == f0.shape
-        tol = RTOL_FD * np.maximum(np.abs(g), 1.0) + ROUNDOFF_FD * (1.0 + np.abs(f0)) / h
-        assert np.all(np.abs(fd - g) <= tol), (i, fd, g)
+    check_grads(lambda p: f(*(p[k] for k in names)), dict(zip(names, args)), dict(zip(names, grads)), **kw)
 
 
 @given(_arrays(PROB_FD, PROB_FD))
 def test_kl_bernoulli_grad_matches_finite_differences(args):
     # Range [1e-3, 1 - 1e-3]: nearer 0 or 1 the step must shrink with the distance to the boundary and
-    # the round-off eps |f| / h swamps 1e-6; the logit form used there is checked separately below.
-    # Step 1e-4 of the distance to the boundary keeps the truncation (h/x)^2/3 ~ 3e-9 relative.
-    steps = [1e-4 * np.minimum(a, 1.0 - a) for a in args]
-    _check_grad(kl_bernoulli, kl_bernoulli_grad, args, steps)
+    # the round-off eps |f| / h grows past the gradient; the logit form used there is checked separately below.
+    # Steps of at most 1e-4 of the distance to the boundary keep the truncation (h/x)^2/3 <= 3e-9 relative.
+    scale = {name: np.minimum(a, 1.0 - a) for name, a in zip(("gamma", "lam"), args)}
+    _check_grad(kl_bernoulli, kl_bernoulli_grad, ("gamma", "lam"), args, h=1e-4, scale=scale)
 
 
 @given(_arrays(MU, S, S))
 def test_kl_gaussian_grad_matches_finite_differences(args):
-    _check_grad(kl_gaussian, kl_gaussian_grad, args, [H] * 3)
+    _check_grad(kl_gaussian, kl_gaussian_grad, ("mu", "sigma", "sigma0"), args)
 
 
 @given(_arrays(MU, S, SHAPE, RATE))
 def test_kl_lognormal_gamma_grad_matches_finite_differences(args):
-    _check_grad(kl_lognormal_gamma, kl_lognormal_gamma_grad, args, [H] * 4)
+    _check_grad(kl_lognormal_gamma, kl_lognormal_gamma_grad, ("mu", "s", "shape", "rate"), args)
 
 
 @given(_arrays(MU, S, SHAPE, RATE))
 def test_kl_lognormal_invgamma_grad_matches_finite_differences(args):
-    _check_grad(kl_lognormal_invgamma, kl_lognormal_invgamma_grad, args, [H] * 4)
+    _check_grad(kl_lognormal_invgamma, kl_lognormal_invgamma_grad, ("mu", "s", "shape", "scale"), args)
 
 
 @pytest.mark.parametrize(
@@ -363,13 +350,13 @@ def test_kl_bernoulli_logit_d_theta_matches_finite_differences(args):
     theta, lam = args
     log_lam, log_1m_lam = np.log(lam), np.log1p(-lam)
 
-    def kl(t, *_):
+    def kl(t):
         return kl_bernoulli_logit(t, log_lam, log_1m_lam)[0]
 
-    def grad(t, *_):
+    def grad(t):
         return (kl_bernoulli_logit(t, log_lam, log_1m_lam)[1],)
 
-    _check_grad(kl, grad, (theta,), [H])
+    _check_grad(kl, grad, ("theta",), (theta,))
 
 
 @pytest.mark.parametrize("lam", [1e-6, 0.01, 0.5, 1.0 - 1e-6])

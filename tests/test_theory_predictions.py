@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 
+from oracles.gradcheck import check_grads
 from refimpl.data import teacher_network
 from refimpl.data.synthetic import WEIGHT_MAGNITUDE
 from theory import contraction as ce
@@ -38,17 +39,16 @@ def _log_eps2(n, prior, group_mode="full", **topo):
 @pytest.mark.parametrize("group_mode", ["full", "active"])
 def test_derived_slope_is_a_finite_difference_of_the_rate(prior, group_mode):
     """On two grid points the OLS slope is the chord (log eps^2(n2) - log eps^2(n1)) / log(n2/n1); the local
-    slope at their geometric middle is the central difference of log eps_n^2 in log n (h = 1e-4: O(h^2)
-    truncation, so 1e-7). Both also follow from n r_n = D log n + K0 (T-11) with K0 read off at one n."""
+    slope at their geometric middle is the derivative of log eps_n^2 in log n (central differences,
+    ``check_grads``). Both also follow from n r_n = D log n + K0 (T-11) with K0 read off at one n."""
     n1, n2 = 1000, 8000
     got = pr.derived_prediction((n1, n2), **TEACHER, prior=prior, group_mode=group_mode)
     chord = (_log_eps2(n2, prior, group_mode) - _log_eps2(n1, prior, group_mode)) / math.log(n2 / n1)
     assert got["derived_slope"] == pytest.approx(chord, rel=1e-12)
-    n_mid, h = math.sqrt(n1 * n2), 1e-4
-    central = (_log_eps2(n_mid * math.exp(h), prior, group_mode)
-               - _log_eps2(n_mid * math.exp(-h), prior, group_mode)) / (2 * h)
+    n_mid = math.sqrt(n1 * n2)
     assert got["n_mid"] == pytest.approx(n_mid, rel=1e-12)
-    assert got["local_slope"] == pytest.approx(central, abs=1e-7)
+    check_grads(lambda p: _log_eps2(math.exp(p["log_n"]), prior, group_mode), {"log_n": math.log(n_mid)},
+                {"log_n": got["local_slope"]})
     # n eps_n^2 = D log n + K0: the chord from the closed form
     D = topology(TEACHER["widths"], TEACHER["active"], 1.5, group_mode=group_mode).D
     K0 = n1 * math.exp(_log_eps2(n1, prior, group_mode)) - D * math.log(n1)

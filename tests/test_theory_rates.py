@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oracles.gradcheck import check_grads
 from refimpl.activations import SILU_LIPSCHITZ
 from refimpl.schedules import theory_schedule
 from theory.entropy import entropy_bound
@@ -204,9 +205,12 @@ def test_local_exponent_with_n_only():
 def test_local_exponent_is_the_log_log_derivative(topo, sl, n, xi):
     kw = dict(group_mode=topo.group_mode, sigma0=sl.sigma0, lam_gl=sl.lam_gl, s_glob=sl.s_glob, c=sl.c, xi=xi)
     args = (topo.widths, topo.s[:-1], topo.B, sl.prior)
-    h = 1e-4   # central difference: O(h^2) truncation ~ 1e-8 x curvature
-    fd = (math.log(eps_n(n * math.exp(h), *args, **kw).eps2) - math.log(eps_n(n * math.exp(-h), *args, **kw).eps2)) / (2 * h)
-    assert local_exponent(n, *args, **kw) == pytest.approx(fd, abs=1e-6)
+
+    def log_eps2(p):                    # log eps_n^2 as a function of log n
+        return math.log(eps_n(math.exp(p["log_n"]), *args, **kw).eps2)
+
+    # central differences in log n (check_grads: tolerance from the measured truncation and round-off)
+    check_grads(log_eps2, {"log_n": math.log(n)}, {"log_n": local_exponent(n, *args, **kw)})
     assert -1.0 < local_exponent(n, *args, **kw) < 0.0
 
 

@@ -6,9 +6,9 @@ closed forms, the authors' own way of sampling the horseshoe scales, NumPy's ``h
 (refimpl uses SciPy's ``roots_hermite``). Straight-through indicators are the usual surrogate
 ``z = stop_gradient(hard - y) + y`` so that autograd differentiates the same surrogate.
 
-Two uses: the gradient oracle of the tests (``tests/oracle_autograd.py`` re-exports this module) and
+Two uses: the gradient oracle of the tests (tests/test_gradients.py, tests/test_golden.py, ...) and
 the "autograd" contender of the benchmarks (``python -m benchmarks``). :func:`model_config` reads the
-description these functions take from a ``NodeSparseBNN``; ``benchmarks/torch_model.py`` takes the same.
+description these functions take from a ``NodeSparseBNN``; ``oracles/torch_model.py`` takes the same.
 """
 from __future__ import annotations
 
@@ -116,17 +116,20 @@ def oracle_loss(cfg, params, x, y, noise, n_data):
         if prior == "ss-gl":
             s_tau = softplus(p["tau_rho"])
             A = (m + 1) / 2
-            kl = kl + anp.sum(e_log_lognormal_q(p["tau_mu"], s_tau) - e_log_gamma_p(p["tau_mu"], s_tau, A, e_log_rate, e_rate))
+            kl = kl + anp.sum(e_log_lognormal_q(p["tau_mu"], s_tau)
+                              - e_log_gamma_p(p["tau_mu"], s_tau, A, e_log_rate, e_rate))
             if centred:
                 e_inv = anp.exp(-p["tau_mu"] + s_tau**2 / 2)
-                group_kl = m * anp.log(sigma0) + 0.5 * m * p["tau_mu"] - log_sig - 0.5 * m + sq * e_inv / (2 * sigma0**2)
+                group_kl = (m * anp.log(sigma0) + 0.5 * m * p["tau_mu"] - log_sig - 0.5 * m
+                            + sq * e_inv / (2 * sigma0**2))
             else:
                 scale = anp.sqrt(anp.exp(p["tau_mu"] + s_tau * noise[f"{l}.eps_tau"]))
         if prior == "ss-ghs":
             kl = kl + half_cauchy_kl(p, "tau_a", "tau_b", cfg["b_loc"])
             s_a, s_b = softplus(p["tau_a_rho"]), softplus(p["tau_b_rho"])
             if sampled:
-                st = s_glob * anp.exp((p["tau_a_mu"] + p["tau_b_mu"]) / 2 + 0.5 * anp.sqrt(s_a**2 + s_b**2) * noise[f"{l}.eps_tau"])
+                st = s_glob * anp.exp((p["tau_a_mu"] + p["tau_b_mu"]) / 2
+                                      + 0.5 * anp.sqrt(s_a**2 + s_b**2) * noise[f"{l}.eps_tau"])
             if centred:
                 M = p["tau_a_mu"] + p["tau_b_mu"] + params["s_a_mu"] + params["s_b_mu"]
                 var = s_a**2 + s_b**2 + s_ga**2 + s_gb**2

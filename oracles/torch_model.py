@@ -8,7 +8,7 @@ SS-GHS with finite ``c`` the same Gauss-Hermite expectation (H-2, here NumPy's `
 written as a PyTorch user would write it: ``F.softplus`` (its threshold 20 changes softplus by
 < 2.1e-9 relative), ``F.silu``, ``F.logsigmoid``, ``F.cross_entropy``, batched ``torch.matmul``.
 
-``cfg`` is the description of :func:`benchmarks.autograd_model.model_config`. What this is not: a
+``cfg`` is the description of :func:`oracles.autograd_model.model_config`. What this is not: a
 training library (no modules, no optimiser); it computes one loss and its gradient.
 """
 from __future__ import annotations
