@@ -27,7 +27,7 @@ from refimpl.checkpoint import load_checkpoint
 from refimpl.compressed import CompressedMLP
 from refimpl.data import Dataset
 from refimpl.model import NodeSparseBNN
-from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, test_metrics,
+from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, test_set_metrics,
                               write_json)
 from refimpl.prune import compress, inclusion_probabilities
 from refimpl.selection import complete_train_config
@@ -130,10 +130,10 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
     t0 = time.perf_counter()
     result = fit(model, prep.x_fit, prep.y_fit, prep.x_val, prep.y_val, config, out_dir=out_dir, resume=resume,
                  y_scale=prep.stats["y_std"] or 1.0, log=log)
-    metrics = test_metrics(model, result.best_params, prep, config)
+    metrics = test_set_metrics(model, result.best_params, prep, config)
     # The selected parameters (lowest validation NLL) can be an early, unpruned epoch; the final ones are what
     # the authors report after a fixed budget: record both.
-    metrics["final"] = test_metrics(model, result.params, prep, config)
+    metrics["final"] = test_set_metrics(model, result.params, prep, config)
     val = [h.get("val_nll", math.inf) for h in result.history]
     metrics.update(train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history),
                    interrupted=result.interrupted, resumed=resume,

@@ -371,7 +371,7 @@ def main(argv=None) -> int:
             report.pop("inclusion_probabilities")
             print(json.dumps(report, indent=1))
             return 0
-        from .main_job import run_main
+        from .demo import run_main
         run_main(args.out, quick=args.quick, seed=args.seed)
         return 0
     except (CliError, ValueError) as exc:

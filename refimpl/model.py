@@ -22,7 +22,7 @@ from .likelihoods import LIKELIHOODS, categorical_nll, gaussian_nll
 from .priors import make_prior
 from .priors.common import INITS
 from .relaxation import RELAXATIONS
-from .validation import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
+from .checks import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
                          check_targets, check_widths)
 
 class NodeSparseBNN:

@@ -180,7 +180,7 @@ def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir
                  y_scale=y_scale, init_params=init_params, log=log)
     try:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            metrics = test_metrics(model, result.best_params, prep, config)
+            metrics = test_set_metrics(model, result.best_params, prep, config)
     except NonFiniteError as exc:
         raise DivergedError(f"training diverged: the selected parameters give NaN or infinite test predictions ({exc}); "
                             "lower the learning rate (--lr) or clip gradients with --clip-norm") from None
@@ -211,7 +211,7 @@ def selection_record(history: list, config: TrainConfig) -> dict:
     return {**out, "epoch": epoch, "within_budget": within, **fields}
 
 
-def test_metrics(model, params, prep: Prepared, config: TrainConfig) -> dict:
+def test_set_metrics(model, params, prep: Prepared, config: TrainConfig) -> dict:
     """Test-set metrics of ``params`` (the Monte Carlo predictive), of its compressed network (``compressed_test``,
     :func:`point_metrics`) and the structure of its median-probability model."""
     rng = np.random.default_rng([config.seed, 10**6])
@@ -298,7 +298,7 @@ def evaluate_run(out_dir: str, data_spec: dict | None = None) -> dict:
     with rundir.locked(out_dir, "evaluate"):
         rundir.check_files(out_dir, ["evaluate.json"])
         model, params, prep, config = restore(out_dir, data_spec)
-        metrics = test_metrics(model, params, prep, config)
+        metrics = test_set_metrics(model, params, prep, config)
         write_json(os.path.join(out_dir, "evaluate.json"), metrics)
     return metrics
 

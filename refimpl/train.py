@@ -35,7 +35,7 @@ from .metrics import NonFiniteError, flops_kept
 from .prune import compress, inclusion_probabilities, node_masks
 from . import selection
 from .selection import SELECT_RULES, complete_train_config, within_budget
-from .validation import check_arrays
+from .checks import check_arrays
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.jsonl"

@@ -1,4 +1,4 @@
-"""The command line (refimpl/cli.py) and the pipeline behind it (refimpl/pipeline.py, main_job.py).
+"""The command line (refimpl/cli.py) and the pipeline behind it (refimpl/pipeline.py, demo.py).
 
 Most runs call ``refimpl.cli.main([...])`` in this process (fast); the main job and the unknown-option
 path also run as ``python -m refimpl`` subprocesses, as a user would.

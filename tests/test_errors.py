@@ -30,7 +30,7 @@ from refimpl import train as train_module
 from refimpl.checkpoint import load_checkpoint
 from refimpl.cli import MODEL_OPTS, TRAIN_OPTS, build_parser, main
 from refimpl.compressed import CompressedMLP
-from refimpl.main_job import PRIORS, run_main
+from refimpl.demo import PRIORS, run_main
 from refimpl.train import TrainConfig, fit
 from test_cli import write_uci
 from test_data import _write_idx

@@ -33,7 +33,7 @@ from scipy.special import softmax
 
 from .. import network
 from ..activations import get_activation
-from ..validation import check_widths
+from ..checks import check_widths
 from .dataset import Dataset, as_generator
 
 WEIGHT_MAGNITUDE = (0.5, 1.5)  # |w| ~ U[0.5, 1.5], random sign

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from ..validation import check_choice, check_positive
+from ..checks import check_choice, check_positive
 from .gaussian_slab import GaussianSlab
 from .ss_ghs import EXPECTATIONS, SpikeSlabGroupHorseshoe
 from .ss_gl import PARAMETERISATIONS, SpikeSlabGroupLasso
