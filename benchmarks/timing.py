@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from refimpl import latency
+
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT",
               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")   # the last two choose and tune OpenBLAS's kernels
 
@@ -69,31 +71,15 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 def interleaved(contenders: dict, repeats: int, warmup: int = 2) -> dict:
     """``{clock: {name: [seconds per call]}}`` over ``repeats`` rounds, each round calling every contender
-    once, on two clocks: ``wall`` (``time.perf_counter``) and ``cpu`` (``time.process_time``, CPU time of
-    all the process's threads). With one thread, CPU time is the robust one on a shared machine: it
-    does not count the time the process waits for a core (a wall-clock median over 15 calls of 50 ms
-    moved by 2x between runs under a load of 5 on 2 cores; CPU time by a few per cent). With several
-    threads it also counts threads spinning at barriers, so use wall time there."""
-    names = list(contenders)
-    for _ in range(warmup):
-        for name in names:
-            contenders[name]()
-    times = {clock: {name: [] for name in names} for clock in CLOCKS}
-    for r in range(repeats):
-        for i in range(len(names)):
-            name = names[(r + i) % len(names)]
-            w0, c0 = time.perf_counter(), time.process_time()
-            contenders[name]()
-            c1, w1 = time.process_time(), time.perf_counter()
-            times["wall"][name].append(w1 - w0)
-            times["cpu"][name].append(c1 - c0)
-    return times
+    once (:func:`refimpl.latency.interleaved`), on two clocks: ``wall`` (``time.perf_counter``) and ``cpu``
+    (``time.process_time``, CPU time of all the process's threads). With one thread, CPU time is the robust one
+    on a shared machine: it does not count the time the process waits for a core (a wall-clock median over 15
+    calls of 50 ms moved by 2x between runs under a load of 5 on 2 cores; CPU time by a few per cent). With
+    several threads it also counts threads spinning at barriers, so use wall time there."""
+    return latency.interleaved(contenders, repeats, warmup, CLOCKS)
 
 
-def summary(times) -> dict:
-    """Median and interquartile range (seconds) of one contender's times."""
-    q25, q50, q75 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
-    return {"median_s": float(q50), "iqr_s": float(q75 - q25), "repeats": len(times)}
+summary = latency.summary       # median and interquartile range (seconds) of one contender's times
 
 
 def ratio(times: dict, other: str, reference: str) -> float:

@@ -7,6 +7,8 @@
   with a different contender each repeat, so slow drifts of the machine (clock boost, other jobs,
   thermal state) hit all contenders alike instead of whichever was timed last.
 * :func:`speedup` -- ``median(reference) / median(contender)`` per batch size.
+* :func:`interleaved` -- the round-robin loop itself, on any set of clocks: what :func:`latency_table` and the
+  benchmarks (``benchmarks/timing.py``, wall and CPU time at once) both time with.
 
 Timing uses ``time.perf_counter`` unless a ``timer`` is given: ``time.process_time`` (CPU time of the
 process) does not count the time spent waiting for a core, which makes single-threaded medians
@@ -35,7 +37,30 @@ def _check_timer(timer):
     return timer
 
 
-def _summary(times) -> dict:
+def interleaved(contenders: dict, repeats: int, warmup: int = 2, clocks=None) -> dict:
+    """``{clock: {name: [seconds per call]}}``: ``warmup`` untimed rounds, then ``repeats`` rounds in which every
+    contender ``contenders[name]()`` runs once, the first one rotating from round to round; each call is read on
+    every clock of ``clocks`` (``{name: zero-argument clock in seconds}``, default ``{"wall": time.perf_counter}``),
+    the clocks read in order before the call and in reverse order after it."""
+    clocks = {"wall": time.perf_counter} if clocks is None else {k: _check_timer(c) for k, c in clocks.items()}
+    names = list(contenders)
+    for _ in range(warmup):
+        for name in names:
+            contenders[name]()
+    times = {clock: {name: [] for name in names} for clock in clocks}
+    readers = list(clocks.items())
+    for r in range(repeats):
+        for i in range(len(names)):
+            name = names[(r + i) % len(names)]
+            start = [clock() for _, clock in readers]
+            contenders[name]()
+            end = [clock() for _, clock in reversed(readers)][::-1]
+            for (key, _), t0, t1 in zip(readers, start, end):
+                times[key][name].append(t1 - t0)
+    return times
+
+
+def summary(times) -> dict:
     """``median_s``, ``iqr_s`` (75th minus 25th percentile, linear interpolation) and ``repeats``."""
     q25, q50, q75 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
     return {"median_s": float(q50), "iqr_s": float(q75 - q25), "repeats": len(times)}
@@ -48,15 +73,7 @@ def time_callable(fn, repeats: int = 20, warmup: int = 3, timer=time.perf_counte
     if not callable(fn):
         raise ValueError(f"fn: expected a callable taking no arguments, got {type(fn).__name__}")
     repeats, warmup = _check_count("repeats", repeats, 1), _check_count("warmup", warmup, 0)
-    timer = _check_timer(timer)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = timer()
-        fn()
-        times.append(timer() - t0)
-    return _summary(times)
+    return summary(interleaved({"fn": fn}, repeats, warmup, {"t": _check_timer(timer)})["t"]["fn"])
 
 
 def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20, warmup: int = 3,
@@ -85,17 +102,9 @@ def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20,
     rows = []
     for batch in batch_sizes:
         x = make_input(batch)
-        for _ in range(warmup):
-            for name in names:
-                forward_fns[name](x)
-        times = {name: [] for name in names}
-        for r in range(repeats):
-            for i in range(len(names)):
-                name = names[(r + i) % len(names)]
-                t0 = timer()
-                forward_fns[name](x)
-                times[name].append(timer() - t0)
-        rows.extend({"batch_size": batch, "name": name, **_summary(times[name])} for name in names)
+        calls = {name: (lambda f=forward_fns[name]: f(x)) for name in names}
+        times = interleaved(calls, repeats, warmup, {"t": timer})["t"]
+        rows.extend({"batch_size": batch, "name": name, **summary(times[name])} for name in names)
     return speedup(rows, reference)
 
 

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 
+from refimpl import latency
 from refimpl.latency import latency_table, speedup, time_callable
 
 SLOW_S = 2e-3  # time.sleep sleeps at least this long; a no-op takes microseconds
@@ -83,3 +84,27 @@ def test_timer_is_the_clock_used():
         time_callable(lambda: None, timer=0.0)
     with pytest.raises(ValueError, match="^timer:"):
         latency_table({"a": fast}, np.zeros, [1], timer="perf_counter")
+
+
+def test_interleaved_rotates_and_reads_every_clock_around_each_call():
+    """One loop for the latency tables and the benchmarks: the call order rotates by one per round, and each
+    clock is read just before and just after its call (so a call that advances a fake clock by k shows k)."""
+    calls, ticks = [], {"a": 0.0, "b": 0.0}
+
+    def clock(key):
+        return lambda: ticks[key]
+
+    def contender(name, cost):
+        def run():
+            calls.append(name)
+            ticks["a"] += cost
+            ticks["b"] += 10 * cost
+        return run
+
+    fns = {"x": contender("x", 1.0), "y": contender("y", 2.0), "z": contender("z", 3.0)}
+    times = latency.interleaved(fns, repeats=3, warmup=1, clocks={"a": clock("a"), "b": clock("b")})
+    assert calls == ["x", "y", "z"] + ["x", "y", "z", "y", "z", "x", "z", "x", "y"]
+    assert times == {"a": {"x": [1.0] * 3, "y": [2.0] * 3, "z": [3.0] * 3},
+                     "b": {"x": [10.0] * 3, "y": [20.0] * 3, "z": [30.0] * 3}}
+    with pytest.raises(ValueError, match="timer"):
+        latency.interleaved(fns, repeats=1, clocks={"a": 1.0})
