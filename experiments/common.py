@@ -18,7 +18,6 @@ import json
 import math
 import os
 import sys
-import time
 from dataclasses import asdict
 
 import numpy as np
@@ -27,11 +26,12 @@ from refimpl.checkpoint import load_checkpoint
 from refimpl.compressed import CompressedMLP
 from refimpl.data import Dataset
 from refimpl.model import NodeSparseBNN
-from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, test_set_metrics,
+from refimpl import rundir
+from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, train_prepared,
                               write_json)
 from refimpl.prune import compress, inclusion_probabilities
 from refimpl.selection import complete_train_config
-from refimpl.train import CHECKPOINT, TrainConfig, fit
+from refimpl.train import CHECKPOINT, TrainConfig
 
 PRIORS = ("gaussian", "ss-ig", "ss-gl", "ss-ghs")
 KNOBS = ("epochs", "batch_size", "lr", "lr_mult_theta", "lr_mult_scales", "lr_mult_weights", "theta_init",
@@ -103,9 +103,11 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
     """Train (or skip, or resume) one model; returns ``metrics.json`` (test metrics and structure of the selected
     parameters) plus ``final`` (the same for the last epoch's parameters), ``best_epoch`` and ``final_nodes``.
 
-    As ``refimpl.pipeline.train_run`` but on an already loaded ``ds`` (loaded once per script, possibly a
-    ``--quick`` subset): standardise with training statistics, hold out ``val_fraction`` of the training rows
-    for model selection (lowest validation NLL), train, evaluate the selected parameters on the test set."""
+    As ``refimpl.pipeline.train_run`` (the same :func:`refimpl.pipeline.train_prepared`, in a locked directory) but
+    on an already loaded ``ds`` (loaded once per script, possibly a ``--quick`` subset): standardise with training
+    statistics, hold out ``val_fraction`` of the training rows for model selection (``config.select``), train,
+    evaluate the selected and the final parameters on the test set. Finished fits are skipped (an archived fit has
+    no checkpoint), interrupted ones continued."""
     metrics_path, ckpt_path = os.path.join(out_dir, METRICS), os.path.join(out_dir, CHECKPOINT)
     prep = prepare(ds, val_fraction, config.seed)
     likelihood = "gaussian" if prep.task == "regression" else "categorical"
@@ -125,22 +127,11 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
         metrics = _read_json(metrics_path)
         if not metrics.get("interrupted"):
             return metrics                       # finished: skip (its checkpoint may be absent: an archived fit)
-    os.makedirs(out_dir, exist_ok=True)
-    write_json(os.path.join(out_dir, RUN), run)
-    t0 = time.perf_counter()
-    result = fit(model, prep.x_fit, prep.y_fit, prep.x_val, prep.y_val, config, out_dir=out_dir, resume=resume,
-                 y_scale=prep.stats["y_std"] or 1.0, log=log)
-    metrics = test_set_metrics(model, result.best_params, prep, config)
-    # The selected parameters (lowest validation NLL) can be an early, unpruned epoch; the final ones are what
-    # the authors report after a fixed budget: record both.
-    metrics["final"] = test_set_metrics(model, result.params, prep, config)
-    val = [h.get("val_nll", math.inf) for h in result.history]
-    metrics.update(train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history),
-                   interrupted=result.interrupted, resumed=resume,
-                   best_epoch=int(np.argmin(val)) + 1 if val else None,
-                   final_nodes=result.history[-1]["nodes_kept"] if result.history else None)
-    write_json(metrics_path, metrics)
-    if result.interrupted:
+    with rundir.locked(rundir.make_dir(out_dir), "train"):
+        # The selected parameters can be an early, unpruned epoch; the final ones are what the authors report
+        # after a fixed budget: record both (with_final). best_epoch is the selection rule's epoch.
+        metrics = train_prepared(model, prep, run, config, out_dir, resume, False, log, with_final=True, plots=False)
+    if metrics["interrupted"]:
         raise Interrupted(out_dir)
     return metrics
 

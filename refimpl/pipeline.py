@@ -158,11 +158,16 @@ def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_
     if preset:
         run["preset"] = preset
     with rundir.locked(rundir.make_dir(out_dir), "train"):
-        return _train_locked(model, prep, run, config, out_dir, resume, overwrite, log)
+        return train_prepared(model, prep, run, config, out_dir, resume, overwrite, log)
 
 
-def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir: str, resume: bool,
-                  overwrite: bool, log, init_params=None) -> dict:
+def train_prepared(model, prep: Prepared, run: dict, config: TrainConfig, out_dir: str, resume: bool,
+                   overwrite: bool, log, init_params=None, *, with_final: bool = False, plots: bool = True) -> dict:
+    """Train ``model`` on prepared data in ``out_dir`` (held by :func:`refimpl.rundir.locked`), evaluate the selected
+    parameters on the test set, write run.json, metrics.json, front.json (and the plots unless ``plots=False``):
+    the one fit of :func:`train_run`, :func:`finetune_run` and the experiment scripts. ``with_final`` adds
+    ``final`` (the same test metrics for the last epoch's parameters) and ``final_nodes``; ``resumed`` says whether
+    a checkpoint was continued."""
     if not resume:
         rundir.start_afresh(out_dir, overwrite)
     elif os.path.exists(os.path.join(out_dir, RUN)):
@@ -184,17 +189,24 @@ def _train_locked(model, prep: Prepared, run: dict, config: TrainConfig, out_dir
     except NonFiniteError as exc:
         raise DivergedError(f"training diverged: the selected parameters give NaN or infinite test predictions ({exc}); "
                             "lower the learning rate (--lr) or clip gradients with --clip-norm") from None
+    if with_final:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            metrics["final"] = test_set_metrics(model, result.params, prep, config)
     selected = selection_record(result.history, config)
     metrics.update(selection=describe(config.select, config.flops_budget, len(prep.x_val) > 0,
                                       selected.get("within_budget", True), config.select_tolerance),
                    selected=selected, train_wall_s=time.perf_counter() - t0, epochs_run=len(result.history),
-                   interrupted=result.interrupted)
+                   interrupted=result.interrupted, resumed=resume)
+    if with_final:
+        metrics.update(best_epoch=selected["epoch"],
+                       final_nodes=result.history[-1]["nodes_kept"] if result.history else None)
     write_json(os.path.join(out_dir, METRICS), metrics)
     write_json(os.path.join(out_dir, FRONT), {"front": front(result.history), "selected_epoch": selected["epoch"]})
-    from . import plots   # optional matplotlib
-    plots.plot_run(out_dir, result.history, model, result.best_params, prep)
-    if log is not None and not plots.available():
-        print(plots.MISSING, file=log, flush=True)
+    if plots:
+        from . import plots as plotting   # optional matplotlib
+        plotting.plot_run(out_dir, result.history, model, result.best_params, prep)
+        if log is not None and not plotting.available():
+            print(plotting.MISSING, file=log, flush=True)
     return metrics
 
 
@@ -290,7 +302,7 @@ def finetune_run(out_dir: str, epochs: int, *, lr: float | None = None, resume: 
                           "kl": "kept nodes' slab KL and the scale KLs; indicators fixed at the mask (kl_z constant)"}}
         frozen = FrozenMask(model, masks)
         with rundir.locked(rundir.make_dir(ft_dir), "finetune"):
-            return _train_locked(frozen, prep, run, ft_config, ft_dir, resume, overwrite, log, init_params=params)
+            return train_prepared(frozen, prep, run, ft_config, ft_dir, resume, overwrite, log, init_params=params)
 
 
 def evaluate_run(out_dir: str, data_spec: dict | None = None) -> dict:

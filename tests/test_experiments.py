@@ -100,6 +100,32 @@ def test_fit_once_skips_finished_and_refuses_other_options(tmp_path):
         common.fit_once(out, ds, spec, [8], kw, TrainConfig(epochs=3, batch_size=64), log=None)
 
 
+
+def test_fit_once_is_the_pipelines_fit_and_reports_the_rules_epoch(tmp_path):
+    """An experiment fit is refimpl train's fit: the same metrics.json fields (selection record, front.json) and
+    parameters, and ``best_epoch`` is the epoch the selection rule chose (it once was the lowest validation NLL's,
+    which the default ``sparse`` rule picks only sometimes), recomputed here from history.jsonl."""
+    from refimpl.data import load
+    from refimpl.selection import selected_epoch
+    ds = load("teacher-regression", n_train=300, rng=1)
+    spec, kw = {"name": "teacher-regression", "n_train": 300, "rng": 1}, {"prior": "ss-gl", "activation": "tanh"}
+    cfg = TrainConfig(epochs=12, batch_size=32, seed=3, theta_lr=1.0)   # prunes: the rule picks epoch 5, NLL 12
+    out = str(tmp_path / "fit")
+    m = common.fit_once(out, ds, spec, [16], kw, cfg, log=None)
+    with open(os.path.join(out, "history.jsonl")) as f:
+        history = [json.loads(line) for line in f]
+    assert m["best_epoch"] == m["selected"]["epoch"] == selected_epoch(history, cfg.select, cfg.flops_budget,
+                                                                       cfg.select_tolerance)
+    assert m["best_epoch"] != int(np.argmin([h["val_nll"] for h in history])) + 1     # the case that was wrong
+    assert m["final_nodes"] == history[-1]["nodes_kept"] and m["resumed"] is False
+    assert os.path.exists(os.path.join(out, "front.json")) and not any(p.endswith(".png") for p in os.listdir(out))
+    ref = str(tmp_path / "ref")
+    from refimpl.pipeline import train_run
+    train_run(spec, kw, [16], cfg, ref, log=None)
+    with open(os.path.join(ref, "metrics.json")) as f:
+        m_ref = json.load(f)
+    assert m_ref["test"] == m["test"] and m_ref["selected"] == m["selected"]
+
 # ---- --quick runs ----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def quick_dir(tmp_path_factory):
