@@ -27,9 +27,8 @@ from refimpl.compressed import CompressedMLP
 from refimpl.data import Dataset
 from refimpl.model import NodeSparseBNN
 from refimpl import rundir
-from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, latency, point_metrics, prepare, structure, train_prepared,
+from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, point_metrics, prepare, prune_prepared, train_prepared,
                               write_json)
-from refimpl.prune import compress, inclusion_probabilities
 from refimpl.selection import complete_train_config
 from refimpl.train import CHECKPOINT, TrainConfig
 
@@ -165,14 +164,7 @@ def prune_once(out_dir: str, ds: Dataset, batch_sizes=(1, 64, 1024), repeats: in
             write_json(path, report)
         return report
     model, params, prep = restore_fit(out_dir, ds)
-    net = compress(model, params, 0.5, check_x=prep.x_test[:1024], meta={"stats": prep.stats, "run": out_dir})
-    net.save(os.path.join(out_dir, COMPRESSED))
-    report = {"threshold": 0.5, "max_abs_diff": net.meta["max_abs_diff"],
-              "inclusion_probabilities": [g.tolist() for g in inclusion_probabilities(model, params)],
-              **structure(model, params), "compressed_test": point_metrics(net, prep),
-              "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
-    write_json(path, report)
-    return report
+    return prune_prepared(out_dir, model, params, prep, 0.5, batch_sizes, repeats)
 
 
 # ---- aggregation and tables ------------------------------------------------------------------------

@@ -326,13 +326,22 @@ def prune_run(out_dir: str, threshold: float = 0.5, batch_sizes=(1, 64, 256, 102
 
 def _prune_locked(out_dir, threshold, batch_sizes, repeats, data_spec):
     model, params, prep, _ = restore(out_dir, data_spec)
-    check_x = prep.x_test[:1024]
+    return prune_prepared(out_dir, model, params, prep, threshold, batch_sizes, repeats)
+
+
+def prune_prepared(out_dir, model, params, prep: Prepared, threshold: float = 0.5, batch_sizes=(1, 64, 256, 1024),
+                   repeats: int = 20) -> dict:
+    """Export the median-probability network of ``params`` to ``out_dir/compressed.npz``, checked against the
+    masked full network on the first 1024 test rows, and write ``prune.json``: kept nodes, parameters, FLOPs, the
+    export's largest difference, the compressed network's test metrics, dense against compressed latency. The
+    pruning of :func:`prune_run` and the experiment scripts."""
     meta = {"stats": prep.stats, "run": out_dir, "classes": prep.info.get("classes")}   # classes: own data's labels
-    net = compress(model, params, threshold, check_x=check_x, meta=meta)
+    net = compress(model, params, threshold, check_x=prep.x_test[:1024], meta=meta)
     net.save(os.path.join(out_dir, COMPRESSED))
     report = {"threshold": threshold, "max_abs_diff": net.meta["max_abs_diff"],
               "inclusion_probabilities": [g.tolist() for g in inclusion_probabilities(model, params)],
-              **structure(model, params, threshold), "compressed_test": point_metrics(net, prep), "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
+              **structure(model, params, threshold), "compressed_test": point_metrics(net, prep),
+              "latency": latency(model, params, net, prep.x_test, batch_sizes, repeats)}
     write_json(os.path.join(out_dir, PRUNE), report)
     return report
 
