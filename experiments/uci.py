@@ -15,8 +15,16 @@ batch)). 10% of each split's training rows are held out for model selection (the
 ``select="sparse"``: the fewest FLOPs within 1% of the best compressed validation RMSE).
 Inputs and targets are standardised with the training statistics; the noise std is learned.
 Layout: ``OUT/<dataset>/<prior>/split<k>/`` (refimpl run directories), ``OUT/results.json``, ``OUT/table.md``.
-Fits of the same ``OUT`` may run in several processes (e.g. one per group of data sets); a final run over
-everything skips the finished fits and writes the combined table.
+Where the fits run (``refimpl.executors``, the interface of every sweep): ``--executor serial`` (default, this
+process), ``--executor process --workers N`` (local processes), or ``--executor dask --scheduler ADDRESS`` (a
+``dask.distributed`` cluster; every worker must see ``--data-root`` and ``--out`` at the same paths, e.g. a shared
+file system). Every fit owns its directory and seed, so the results do not depend on the executor; a rerun skips
+finished fits and resumes interrupted ones::
+
+    python -m experiments.uci --out out/uci --executor process --workers 2
+    dask scheduler &  dask worker tcp://HOST:8786 --nworkers 2 --nthreads 1 &     # on each machine
+    OPENBLAS_NUM_THREADS=1 python -m experiments.uci --out /shared/out/uci --data-root /shared/uci \
+        --executor dask --scheduler tcp://HOST:8786
 """
 from __future__ import annotations
 
@@ -27,6 +35,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from refimpl.data import load_uci, n_splits
+from refimpl.executors import add_executor_arguments, make_executor
+from refimpl.train import TrainConfig
 
 from . import common
 
@@ -54,7 +64,24 @@ def build_parser():
     ap.add_argument("--seed", type=int, default=0, help="training seed (the same for every split)")
     ap.add_argument("--epoch-scale", type=int, default=1,
                     help="multiply each data set's BUDGET epochs by this (e.g. 4: 1000 epochs of energy)")
+    add_executor_arguments(ap.add_argument_group("where the fits run (every fit is independent)"), default="serial")
     return ap
+
+
+def fit_task(task: dict) -> dict:
+    """One fit of the table (a picklable unit of work for any executor): load the split, train or skip or resume
+    (:func:`common.fit_once`), return its record."""
+    ds = load_uci(task["dataset"], task["split"], root=task["spec"]["root"])
+    m = common.fit_once(task["dir"], ds, task["spec"], HIDDEN, {"prior": task["prior"], "dtype": task["dtype"]},
+                        TrainConfig(**task["config"]), log=task["log"])
+    return {"dataset": task["dataset"], "prior": task["prior"], "split": task["split"], "dir": task["dir"],
+            "metrics": m, "config": task["config"]}
+
+
+def _report(fit: dict):
+    m = fit["metrics"]
+    print(f"uci {fit['dataset']} split {fit['split']} {fit['prior']}: RMSE {m['test']['rmse']:.3f} "
+          f"LL {m['test']['test_ll']:.3f} nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
 
 
 def main(argv=None):
@@ -75,7 +102,7 @@ def _main(argv):
     priors = args.priors or list(common.PRIORS)
     dtype = args.dtype or DEFAULTS["dtype"]
     t0 = time.perf_counter()
-    fits = []
+    tasks = []
     for name in datasets:
         count = n_splits(name, args.data_root)
         splits = (args.splits if args.splits is not None else QUICK["splits"] if args.quick
@@ -86,16 +113,14 @@ def _main(argv):
             defaults.update(epochs=QUICK["epochs"], eval_samples=QUICK["eval_samples"])
         defaults["epochs"] *= args.epoch_scale
         for split in splits:
-            ds = load_uci(name, split, root=args.data_root)
             spec = {"name": f"uci:{name}", "split": int(split), "root": args.data_root}
             for prior in priors:
                 config = common.train_config(args, defaults, args.seed)
-                sub = os.path.join(args.out, name, prior, f"split{split}")
-                m = common.fit_once(sub, ds, spec, HIDDEN, {"prior": prior, "dtype": dtype}, config, log=log)
-                fits.append({"dataset": name, "prior": prior, "split": int(split), "dir": sub, "metrics": m,
-                             "config": asdict(config)})
-                print(f"uci {name} split {split} {prior}: RMSE {m['test']['rmse']:.3f} LL {m['test']['test_ll']:.3f} "
-                      f"nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
+                tasks.append({"dataset": name, "prior": prior, "split": int(split), "spec": spec, "dtype": dtype,
+                              "dir": os.path.join(args.out, name, prior, f"split{split}"), "config": asdict(config),
+                              "log": log if args.executor == "serial" else None})    # workers: no epoch lines
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        fits = common.sweep(fit_task, tasks, executor, _report)
     summary = summarise(fits, datasets, priors)
     results = {"title": "UCI regression, one hidden layer of 50 units", "hidden": HIDDEN, "dtype": dtype,
                "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET,

@@ -311,3 +311,25 @@ def test_uci_epoch_scale_multiplies_the_budget(tmp_path):
     for bad in (["--epoch-scale", "0"], ["--epoch-scale", "2", "--epochs", "5"]):
         with pytest.raises(SystemExit):
             uci.main(["--quick", "--quiet", "--out", str(tmp_path / "bad"), *bad])
+
+
+def test_uci_sweep_gives_the_same_fits_in_worker_processes_as_serially(tmp_path):
+    """The table's fits through refimpl.executors: two worker processes give bit for bit the serial run's
+    metrics (each fit owns its seed and directory), returned in task order; a rerun skips every fit."""
+    from tests.test_cli import write_uci
+    write_uci(tmp_path / "uci", "yacht", 3, rows=60)
+    args = ["--quick", "--quiet", "--data-root", str(tmp_path / "uci"), "--priors", "gaussian", "ss-ig", "ss-gl"]
+    serial = uci.main([*args, "--out", str(tmp_path / "serial")])
+    pooled = uci.main([*args, "--out", str(tmp_path / "pooled"), "--executor", "process", "--workers", "2"])
+    strip = lambda fits: [{**f, "dir": None, "metrics": {k: v for k, v in f["metrics"].items()  # noqa: E731
+                                                          if k != "train_wall_s"}} for f in fits]
+    assert [f["prior"] for f in pooled["fits"]] == ["gaussian", "ss-ig", "ss-gl"]
+    assert strip(pooled["fits"]) == strip(serial["fits"])
+    again = uci.main([*args, "--out", str(tmp_path / "pooled"), "--executor", "process", "--workers", "2"])
+    assert [f["metrics"] for f in again["fits"]] == [f["metrics"] for f in pooled["fits"]]
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        on_dask = uci.main([*args, "--out", str(tmp_path / "dask"), "--executor", "dask", "--scheduler",
+                            cluster.scheduler_address])
+    assert strip(on_dask["fits"]) == strip(serial["fits"])

@@ -328,7 +328,7 @@ def test_every_label_cited_by_code_is_defined():
 # the maths of the model: no training loop, command line, run directories, experiments, benchmarks or theory
 CORE = ["refimpl/stable.py", "refimpl/activations.py", "refimpl/network.py", "refimpl/relaxation.py",
         "refimpl/kl.py", "refimpl/likelihoods.py", "refimpl/schedules.py", "refimpl/backend.py", "refimpl/priors/*.py"]
-RUN_LAYER = ("refimpl.train", "refimpl.cli", "refimpl.pipeline", "refimpl.demo", "refimpl.rundir",
+RUN_LAYER = ("refimpl.train", "refimpl.cli", "refimpl.pipeline", "refimpl.demo", "refimpl.rundir", "refimpl.executors",
              "experiments", "benchmarks", "theory", "oracles", "crosscheck")
 
 

@@ -23,6 +23,7 @@ from hypothesis import given, strategies as st
 
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_outputs, teacher_regression
+from refimpl.executors import make_executor
 from refimpl.prune import masked_mean_network, node_masks
 from theory import contraction as ce
 from theory.contraction_cli import report
@@ -183,14 +184,14 @@ def test_dask_executor_matches_serial(tmp_path, quick_serial):
 
 def test_dask_executor_errors(monkeypatch):
     with pytest.raises(ValueError, match="--scheduler"):
-        with ce.make_executor("dask"):
+        with make_executor("dask"):
             pass
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     with pytest.raises(RuntimeError, match="pip install"):
-        with ce.make_executor("dask", scheduler="tcp://127.0.0.1:1"):
+        with make_executor("dask", scheduler="tcp://127.0.0.1:1"):
             pass
     with pytest.raises(ValueError, match="executor"):
-        with ce.make_executor("threads"):
+        with make_executor("threads"):
             pass
 
 

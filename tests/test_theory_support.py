@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from theory import support as sr
-from theory.contraction import ExperimentConfig, SerialExecutor
+from refimpl.executors import SerialExecutor
+from theory.contraction import ExperimentConfig
 
 
 # ---- (SR-1) counts and indices, hand-counted --------------------------------------------------------

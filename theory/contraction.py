@@ -55,7 +55,6 @@ optimisation failure apart from a violated bound.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import math
 import sys
 import time
@@ -322,43 +321,7 @@ def run_fit(task: FitTask) -> dict:
     }
 
 
-# ---- executors -------------------------------------------------------------------------------------
-class SerialExecutor(cf.Executor):
-    """Runs each task at submission, in this process (``--executor serial``: for debugging)."""
-
-    def submit(self, fn, /, *args, **kwargs):
-        future = cf.Future()
-        try:
-            future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 -- delivered through the future, as a pool would
-            future.set_exception(exc)
-        return future
-
-
-@contextlib.contextmanager
-def make_executor(kind: str = "process", workers: int | None = None, scheduler: str | None = None):
-    """A ``concurrent.futures.Executor``: ``serial``, ``process`` (``workers`` processes) or ``dask``
-    (the executor of a ``dask.distributed.Client`` connected to ``scheduler``; dask is optional)."""
-    if kind == "serial":
-        yield SerialExecutor()
-    elif kind == "process":
-        with cf.ProcessPoolExecutor(max_workers=workers) as pool:
-            yield pool
-    elif kind == "dask":
-        if not scheduler:
-            raise ValueError("scheduler: --executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-        try:
-            from distributed import Client
-        except ImportError:
-            raise RuntimeError("--executor dask needs dask.distributed, which is not a dependency of this "
-                               "package; install it with: pip install 'dask[distributed]'") from None
-        with Client(scheduler) as client:
-            yield client.get_executor()
-    else:
-        raise ValueError(f"executor: unknown {kind!r}; choose 'process', 'serial' or 'dask'")
-
-
-# ---- the sweep and its analysis ------------------------------------------------------------------------
+# ---- the sweep (its executors: refimpl.executors) ------------------------------------------------------
 def run_sweep(configs, executor: cf.Executor, log=sys.stderr) -> list:
     """Run every (prior, n, seed) fit of every configuration through one ``executor`` (the fits of a sweep
     over topologies share the pool) and analyse each configuration; returns one JSON record per configuration.

@@ -32,7 +32,9 @@ import numpy as np
 from refimpl.activations import ACTIVATIONS
 
 from .cli_errors import fail, parser_class
-from .contraction import PRIORS, QUICK, ExperimentConfig, make_executor, plot, run_sweep
+from refimpl.executors import add_executor_arguments, make_executor
+
+from .contraction import PRIORS, QUICK, ExperimentConfig, plot, run_sweep
 
 PROG = "python -m theory contraction"
 SWEEP_AXES = {"width": int, "depth": int, "s": int, "B": float}
@@ -48,9 +50,7 @@ def add_experiment_arguments(ap: argparse.ArgumentParser, out_default: str, quic
     ap.add_argument("--out", default=out_default, help="output directory")
     ap.add_argument("--quick", action="store_true", help=f"smoke run (CI): {quick_help}")
     run = ap.add_argument_group("where the fits run")
-    run.add_argument("--executor", choices=("process", "serial", "dask"), default="process")
-    run.add_argument("--workers", type=int, default=None, help="process pool size (default: CPU count)")
-    run.add_argument("--scheduler", default=None, help="dask.distributed scheduler address (with --executor dask)")
+    add_executor_arguments(run)
     topo = ap.add_argument_group("teacher and student (default: p 4, hidden 8 8, active 3 2, B 1.5, noise 0.5, tanh)")
     topo.add_argument("--p", type=int, help="input dimension")
     topo.add_argument("--hidden", type=int, nargs="+", help="hidden widths k_1 ... k_L (student and teacher)")

@@ -53,13 +53,14 @@ from scipy import optimize
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_regression
 from refimpl.evaluate import predict_outputs
+from refimpl.executors import make_executor
 from refimpl import plots as refimpl_plots
 from refimpl.prune import node_masks
 from refimpl.train import TrainConfig, fit
 
 from .cli_errors import fail, parser_class
 from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
-                          make_executor, teacher_in_student_units)
+                          teacher_in_student_units)
 from .contraction_cli import add_experiment_arguments, base_config, sweep_points
 from .predictions import t_interval
 
