@@ -297,7 +297,7 @@ def fused_loss_and_grad(model, params, x, target, noise, n_data: int, kl_scale: 
         bs.append(beta_b if mult is None else mult * beta_b)
         layers.append((beta_w, beta_b, z, dz, t, mult))
     eta, net_cache = network_forward(x, Ws, bs, model.activation.name)
-    nll, d_eta, grads = model._likelihood(params, eta, target)
+    nll, d_eta, grads = model.likelihood_terms(params, eta, target)
     d_Ws, d_bs = network_backward(d_eta, net_cache)
     del Ws, bs, net_cache
 

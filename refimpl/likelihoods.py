@@ -47,3 +47,18 @@ def categorical_nll(eta, onehot):
     nll = -xp.sum(log_p * onehot) / (S * B)
     d_eta = (xp.exp(log_p) - onehot) / (S * B)
     return nll, d_eta
+
+
+def nll_and_grad(likelihood: str, eta, target, log_sigma_e=None, learn_sigma_e: bool = False):
+    """The minibatch NLL of ``likelihood`` and its gradients: ``(nll, d_eta, extra)``, with ``extra`` =
+    ``{"log_sigma_e": d nll / d log_sigma_e}`` for a Gaussian likelihood whose noise scale is learned and ``{}``
+    otherwise. ``target``: ``(B, K)`` targets (``gaussian``, L-1) or one-hot labels (``categorical``, L-2);
+    ``log_sigma_e``: the Gaussian noise's log scale (0-d). The one place the likelihood is chosen, for the
+    reference and the fused step."""
+    if likelihood == "gaussian":
+        nll, d_eta, d_log_sigma_e = gaussian_nll(eta, target, log_sigma_e)
+        return nll, d_eta, ({"log_sigma_e": d_log_sigma_e} if learn_sigma_e else {})
+    if likelihood == "categorical":
+        nll, d_eta = categorical_nll(eta, target)
+        return nll, d_eta, {}
+    raise ValueError(f"likelihood: expected one of {list(LIKELIHOODS)}, got {likelihood!r}")

@@ -18,7 +18,7 @@ import numpy as np
 from . import network
 from .activations import get_activation
 from .backend import get_backend
-from .likelihoods import LIKELIHOODS, categorical_nll, gaussian_nll
+from .likelihoods import LIKELIHOODS, nll_and_grad
 from .priors import make_prior
 from .priors.common import INITS
 from .relaxation import RELAXATIONS
@@ -151,7 +151,7 @@ class NodeSparseBNN:
 
         Ws, bs, weight_cache = self.prior.weights(params, noise)
         eta, net_cache = network.forward(x, Ws, bs, self.activation)
-        nll, d_eta, extra = self._likelihood(params, eta, target)
+        nll, d_eta, extra = self.likelihood_terms(params, eta, target)
         d_Ws, d_bs = network.backward(d_eta, net_cache)
         grads = self.prior.weights_backward(params, noise, d_Ws, d_bs, weight_cache)
         grads.update(extra)
@@ -184,11 +184,9 @@ class NodeSparseBNN:
         target = check_targets(y, x.shape[0], self.widths[-1], self.likelihood, self.backend)
         return x, target, kl_weight / n_data
 
-    def _likelihood(self, params, eta, target):
-        """``(nll, d_eta, {"log_sigma_e": gradient} or {})`` of the minibatch (L-1, L-2)."""
-        if self.likelihood == "gaussian":
-            log_sigma_e = params["log_sigma_e"] if self.learn_sigma_e else self.log_sigma_e
-            nll, d_eta, d_log_sigma_e = gaussian_nll(eta, target, log_sigma_e)
-            return nll, d_eta, ({"log_sigma_e": d_log_sigma_e} if self.learn_sigma_e else {})
-        nll, d_eta = categorical_nll(eta, target)
-        return nll, d_eta, {}
+    def likelihood_terms(self, params, eta, target):
+        """``(nll, d_eta, {"log_sigma_e": gradient} or {})`` of the minibatch (L-1, L-2):
+        :func:`refimpl.likelihoods.nll_and_grad` with this model's likelihood and noise scale."""
+        learn = self.likelihood == "gaussian" and self.learn_sigma_e
+        log_sigma_e = params["log_sigma_e"] if learn else self.log_sigma_e
+        return nll_and_grad(self.likelihood, eta, target, log_sigma_e, learn)
