@@ -73,7 +73,7 @@ def time_callable(fn, repeats: int = 20, warmup: int = 3, timer=time.perf_counte
     if not callable(fn):
         raise ValueError(f"fn: expected a callable taking no arguments, got {type(fn).__name__}")
     repeats, warmup = _check_count("repeats", repeats, 1), _check_count("warmup", warmup, 0)
-    return summary(interleaved({"fn": fn}, repeats, warmup, {"t": _check_timer(timer)})["t"]["fn"])
+    return summary(interleaved({"fn": fn}, repeats, warmup, {"t": timer})["t"]["fn"])
 
 
 def latency_table(forward_fns: dict, make_input, batch_sizes, repeats: int = 20, warmup: int = 3,

@@ -29,7 +29,7 @@ from .metrics import NonFiniteError, flops_kept, params_kept
 from .model import NodeSparseBNN
 from .prune import compress, dense_mean_network, inclusion_probabilities, node_masks
 from .selection import complete_train_config, describe, front, selected_epoch, selection_key, within_budget
-from .train import CHECKPOINT, DivergedError, TrainConfig, fit
+from .train import CHECKPOINT, DivergedError, TrainConfig, fit, nodes_kept
 
 RUN, METRICS, PRUNE, COMPRESSED = "run.json", "metrics.json", "prune.json", "compressed.npz"
 FRONT, FINETUNE = "front.json", rundir.FINETUNE_DIR
@@ -235,7 +235,7 @@ def test_set_metrics(model, params, prep: Prepared, config: TrainConfig) -> dict
 
 def structure(model, params, threshold: float = 0.5) -> dict:
     """Nodes kept per hidden layer, node density, parameters and FLOPs kept (median-probability rule)."""
-    kept = [int(m.sum()) for m in node_masks(model, params, threshold)]
+    kept = nodes_kept(model, params, threshold)
     return {"nodes_kept": kept, "node_density": [k / w for k, w in zip(kept, model.widths[1:-1])],
             "params_kept": params_kept(model.widths, kept), "flops_kept": flops_kept(model.widths, kept)}
 
