@@ -139,7 +139,7 @@ def _acceptable(model, params, noise) -> bool:
         logits = params[f"{l}.theta"] + np.log(noise[f"{l}.u"]) - np.log1p(-noise[f"{l}.u"])
         if np.min(np.abs(logits)) < LOGIT_MARGIN or np.all(logits > 0) or np.all(logits < 0):
             return False
-    if model.prior_name == "ss-ghs" and prior.centred and _max_sigma(params) > MAX_SIGMA:
+    if model.prior_name == "ss-ghs" and prior.hyper.centred and _max_sigma(params) > MAX_SIGMA:
         return False
     return True
 
@@ -218,7 +218,7 @@ def case_document(case: dict) -> dict:
         logits = [p[f"{l}.theta"] + np.log(z[f"{l}.u"]) - np.log1p(-z[f"{l}.u"])
                   for l in range(model.prior.n_layers) if model.prior.has_indicators(l)]
         derived["min_abs_indicator_logit"] = float(min(np.min(np.abs(g)) for g in logits))
-    if case["prior"] == "ss-ghs" and model.prior.centred:
+    if case["prior"] == "ss-ghs" and model.prior.hyper.centred:
         derived["max_log_variance_std"] = _max_sigma(inputs["params"])
     return dict(format_version=FORMAT_VERSION, name=case["name"], config=config, derived=derived,
                 inputs=_plain(inputs), expected=_plain(expected_outputs(model, inputs)))

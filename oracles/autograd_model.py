@@ -185,12 +185,13 @@ def model_config(model, n_data: int) -> dict:
                temperature=prior.temperature, sigma0=prior.sigma0, log_lams=log_lams,
                sigma_e=None if model.log_sigma_e is None else float(np.exp(model.log_sigma_e)))
     if model.prior_name in ("ss-gl", "ss-ghs"):
-        cfg["parameterisation"] = "centred" if prior.centred else "non-centred"
+        cfg["parameterisation"] = "centred" if prior.hyper.centred else "non-centred"
     if model.prior_name == "ss-gl":
-        cfg.update(lam2_shape=prior.lam2_shape, lam2_rate=prior.lam2_rate)
+        cfg.update(lam2_shape=prior.hyper.lam2_shape, lam2_rate=prior.hyper.lam2_rate)
     if model.prior_name == "ss-ghs":
-        cfg.update(c=prior.c, b_loc=prior.b_loc, b_glob=prior.b_glob, n_quadrature=prior.n_quadrature,
-                   expectation="one-sample" if prior.one_sample else "quadrature")
+        h = prior.hyper
+        cfg.update(c=h.c, b_loc=h.b_loc, b_glob=h.b_glob, n_quadrature=h.n_quadrature,
+                   expectation="one-sample" if h.one_sample else "quadrature")
     return cfg
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
-from .backend import array_namespace
+import numpy as np
 
-from .stable import sigmoid
+from .backend import array_namespace
+from .stable import exp_minus_abs, sigmoid_from, sigmoid, sigmoid_numpy
 
 
 class Activation(NamedTuple):
@@ -69,3 +70,42 @@ def get_activation(name: str) -> Activation:
         return ACTIVATIONS[name]
     except KeyError:
         raise ValueError(f"activation: unknown name {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+
+
+# ---- value and derivative together, in place on NumPy (N-2) ------------------------------------------------
+def value_and_derivative(activation: Activation, a):
+    """``(psi(a), psi'(a))``, bitwise as ``activation.psi`` and ``activation.d_psi``. A NumPy ``a`` is
+    overwritten and SiLU's derivative reuses the sigmoid of its value (one ``exp``, in the sigmoid's own
+    array); on other backends, and for an activation other than the three named here, these are the two
+    functions."""
+    if not isinstance(a, np.ndarray) or activation not in ACTIVATIONS.values():
+        return activation.psi(a), activation.d_psi(a)
+    if activation.name == "silu":
+        e = exp_minus_abs(a)
+        s = sigmoid_from(a, e)                           # e = 1 + exp(-|a|) now: scratch
+        t = np.subtract(1.0, s, out=e)
+        t *= a
+        t += 1.0                                          # 1 + a (1 - s)
+        a *= s                                            # a s
+        s *= t                                            # s (1 + a (1 - s)), the array of the sigmoid
+        return a, s
+    if activation.name == "relu":
+        d = (a > 0).astype(a.dtype)
+        return np.maximum(a, 0.0, out=a), d
+    t = np.tanh(a, out=a)                                 # tanh
+    d = np.multiply(t, t)
+    np.subtract(1.0, d, out=d)
+    return t, d
+
+
+def value_in_place(activation: Activation, a):
+    """``psi(a)``, bitwise as ``activation.psi``, overwriting a NumPy ``a`` (prediction holds one array per
+    layer); on other backends and for other activations ``activation.psi(a)``."""
+    if not isinstance(a, np.ndarray) or activation not in ACTIVATIONS.values():
+        return activation.psi(a)
+    if activation.name == "silu":
+        a *= sigmoid_numpy(a)                             # a sigmoid(a)
+        return a
+    if activation.name == "relu":
+        return np.maximum(a, 0.0, out=a)
+    return np.tanh(a, out=a)                              # tanh

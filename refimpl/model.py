@@ -1,13 +1,6 @@
-"""``NodeSparseBNN``: a node-sparse Bayesian MLP trained by variational inference.
-
-The loss of one minibatch of size B from a training set of size N, with S Monte Carlo samples of
-every latent variable (noise supplied by the caller), is (E-1)
-
-    loss = (1/S) sum_s (1/B) sum_i -log p(y_i | x_i, theta_s)  +  KL(q || p) / N   = -ELBO / N (unbiased)
-
-Its gradient with respect to every variational parameter (and ``log sigma_e``) is written by hand:
-reverse mode through the likelihood (L-1, L-2), the layers (N-3), the reparameterisation (V-1), the
-relaxed indicators (R-2) and the closed-form KL of the prior (P-2). No autodiff runs here.
+"""``NodeSparseBNN``: a node-sparse Bayesian MLP trained by variational inference -- a configuration
+(widths, prior record, likelihood, activation, backend) over :mod:`refimpl.elbo`, which evaluates the loss
+-ELBO/N (E-1) and its gradient by hand (no autodiff runs here), and the boundary checks of every call.
 """
 from __future__ import annotations
 
@@ -15,12 +8,12 @@ import math
 
 import numpy as np
 
-from . import network
+from . import elbo, network
 from .activations import get_activation
 from .backend import get_backend
 from .likelihoods import LIKELIHOODS, nll_and_grad
 from .priors import make_prior
-from .priors.common import INITS
+from .priors.initialise import INITS
 from .relaxation import RELAXATIONS
 from .checks import (check_arrays, check_choice, check_inputs, check_n_data, check_positive,
                          check_targets, check_widths)
@@ -118,19 +111,15 @@ class NodeSparseBNN:
         """Network outputs ``(S, B, K)`` (regression means or logits), one slice per noise sample."""
         self._check(params, noise)
         x = check_inputs(x, self.widths[0], self.backend)
-        Ws, bs, _ = self.prior.weights(params, noise)
-        if self.backend.name == "numpy":                   # the same numbers, one array per layer (fused.py)
-            from .fused import predict_forward
-            return predict_forward(x, Ws, bs, self.activation.name)
-        eta, _ = network.forward(x, Ws, bs, self.activation)
-        return eta
+        Ws, bs, _ = elbo.sample_weights(self.prior, params, noise)
+        return network.predict(x, Ws, bs, self.activation)
 
     def mean_network(self, params):
         """Weights at the variational mean, per layer ``(W_l (k_l, k_{l+1}), b_l (k_{l+1},))``, no indicators:
         ``E_q[t] * mu`` for non-centred scales (their exact mean, or Gauss-Hermite for the regularised
         horseshoe), ``mu`` otherwise. (PR-1)"""
         check_arrays("params", params, self.param_shapes(), self.backend)
-        scales = self.prior.expected_scales(params)
+        scales = self.prior.family.expected_scales(self.prior, params)
         out = []
         for l in range(len(self.widths) - 1):
             W, b = params[f"{l}.w_mu"], params[f"{l}.b_mu"]
@@ -148,31 +137,22 @@ class NodeSparseBNN:
         only for KL annealing. All values are 0-d backend arrays.
         """
         x, target, kl_scale = self._check_step(params, x, y, noise, n_data, kl_weight)
-
-        Ws, bs, weight_cache = self.prior.weights(params, noise)
-        eta, net_cache = network.forward(x, Ws, bs, self.activation)
-        nll, d_eta, extra = self.likelihood_terms(params, eta, target)
-        d_Ws, d_bs = network.backward(d_eta, net_cache)
-        grads = self.prior.weights_backward(params, noise, d_Ws, d_bs, weight_cache)
-        grads.update(extra)
-
-        kl_parts, kl_grads = self.prior.kl(params, noise, n_data)
-        for key, g in kl_grads.items():
-            grads[key] = grads[key] + kl_scale * g if key in grads else kl_scale * g
-        kl_parts = {k: (v if self.backend.is_backend_array(v) else self.backend.asarray(v)) for k, v in kl_parts.items()}
-        loss = nll + kl_scale * sum(kl_parts.values())
-        terms = {"nll": nll, **kl_parts}
-        return loss, {k: grads[k] for k in params}, terms
+        return self._terms_on_backend(elbo.loss_and_grad(self.prior, self.activation, self.likelihood_terms, params,
+                                                         x, target, noise, n_data, kl_scale))
 
     def loss_and_grad_fused(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
-        """:meth:`loss_and_grad` by the fused NumPy path :func:`refimpl.fused.fused_loss_and_grad`: the
-        same checks, the same values up to round-off, fewer passes over memory (docs/performance.md).
-        On backends other than NumPy it is :meth:`loss_and_grad` itself."""
+        """:meth:`loss_and_grad` by the fast schedule :func:`refimpl.elbo.loss_and_grad_fast`: the same checks and
+        kernels, less memory, float32 products without subnormal operands (docs/performance.md). On backends
+        other than NumPy it is :meth:`loss_and_grad` itself."""
         if self.backend.name != "numpy":
             return self.loss_and_grad(params, x, y, noise, n_data, kl_weight)
-        from .fused import fused_loss_and_grad
         x, target, kl_scale = self._check_step(params, x, y, noise, n_data, kl_weight)
-        return fused_loss_and_grad(self, params, x, target, noise, n_data, kl_scale)
+        return self._terms_on_backend(elbo.loss_and_grad_fast(self.prior, self.activation, self.likelihood_terms,
+                                                              params, x, target, noise, n_data, kl_scale))
+
+    def _terms_on_backend(self, out):
+        loss, grads, terms = out
+        return loss, grads, {k: (v if self.backend.is_backend_array(v) else self.backend.asarray(v)) for k, v in terms.items()}
 
     def _check_step(self, params, x, y, noise, n_data, kl_weight):
         """The boundary checks of a training step; returns ``(x, target, kl_weight / n_data)``."""

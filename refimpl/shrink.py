@@ -9,7 +9,7 @@ removed; its parameters, and the weights that read from it in the next layer, ke
 What changes in the objective (SH-1). A removed node's indicator is taken as ``z = 0`` where it would have
 been 1 with probability ``gamma < c`` per step; that is the whole approximation of the likelihood term.
 Its KL terms, and those of its frozen outgoing weights, are constants, except where they are coupled to
-parameters that keep training; those couplings are kept exactly (:class:`refimpl.priors.base.Removed`):
+parameters that keep training; those couplings are kept exactly (:class:`refimpl.priors.record.Removed`):
 the inclusion probabilities ``lambda_l`` and group sizes of the full network, the frozen entries of each
 remaining group in (KL-5) for the centred priors, and the removed SS-GL scales in the KL of the shared
 ``lam2``. With ``gamma = 0`` the step of the smaller network therefore equals the full network's step on
@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from .priors.base import Removed
+from .priors.record import Removed
 from .prune import inclusion_probabilities
 from .stable import log_softplus, softplus
 

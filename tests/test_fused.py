@@ -1,5 +1,5 @@
-"""The fused NumPy path (``refimpl/fused.py``, ``NodeSparseBNN.loss_and_grad_fused``) equals the reference
-``loss_and_grad``: its element-wise pieces bitwise, the whole step to round-off."""
+"""The fast schedule (``refimpl.elbo.loss_and_grad_fast``, ``NodeSparseBNN.loss_and_grad_fused``) equals the
+reference ``loss_and_grad``: the NumPy forms of its element-wise pieces bitwise, the whole step to round-off."""
 from __future__ import annotations
 
 import math
@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from helpers import architectures, max_rel_err, problem, to_backend
-from refimpl import NodeSparseBNN, fused, network
-from refimpl.activations import ACTIVATIONS
+from refimpl import NodeSparseBNN, elbo, network, stable
+from refimpl.activations import ACTIVATIONS, value_and_derivative
 from refimpl.stable import d_log_softplus, log_softplus, sigmoid, softplus
 
 VARIANTS = [
@@ -46,9 +46,10 @@ def test_parts_of_rho_are_bitwise_the_stable_primitives(dtype):
     @given(rho=_floats(dtype))
     def check(rho):
         with np.errstate(over="raise", divide="raise", invalid="raise"):   # no warning on any input
-            sigma, sig = fused.softplus_and_sigmoid(rho)
-            log_sigma, d_log = fused.log_softplus_given(rho, sigma), fused.d_log_softplus_given(rho, sigma, sig)
-            s = fused.sigmoid_numpy(rho)
+            sigma, sig = stable.softplus_and_sigmoid(rho)
+            idle = stable.switch_idle(rho)
+            log_sigma, d_log = stable.log_softplus_given(rho, sigma, idle), stable.d_log_softplus_given(rho, sigma, sig, idle=idle)
+            s = stable.sigmoid_numpy(rho)
         for got, ref in ((sigma, softplus(rho)), (sig, sigmoid(rho)), (log_sigma, log_softplus(rho)),
                          (d_log, d_log_softplus(rho)), (s, sigmoid(rho))):
             assert got.dtype == ref.dtype
@@ -64,32 +65,42 @@ def test_activation_and_derivative_are_bitwise_psi_and_d_psi(name):
     @settings(max_examples=40)
     @given(a=_floats(np.float64))
     def check(a):
-        value, derivative = fused.activation_and_derivative(name, a.copy())
+        value, derivative = value_and_derivative(act, a.copy())
         np.testing.assert_array_equal(value, act.psi(a))
         np.testing.assert_array_equal(derivative, act.d_psi(a))
 
     check()
 
 
-def test_network_forward_and_backward_are_bitwise_the_reference():
+def test_network_forward_and_backward_are_bitwise_the_plain_pass():
+    """(N-1, N-3) with the fast step's ``flush`` (a no-op in float64) against the plain pass written out here."""
     rng = np.random.default_rng(3)
     widths, S, B = [5, 7, 6, 3], 2, 9
     Ws = [rng.standard_normal((S, a, b)) for a, b in zip(widths[:-1], widths[1:])]
     bs = [rng.standard_normal((S, b)) for b in widths[1:]]
     x = rng.standard_normal((B, widths[0]))
-    eta, cache = network.forward(x, Ws, bs, ACTIVATIONS["silu"])
-    eta_f, cache_f = fused.network_forward(x, Ws, bs, "silu")
-    np.testing.assert_array_equal(eta_f, eta)
-    d_eta = rng.standard_normal(eta.shape)
-    for got, ref in zip(fused.network_backward(d_eta, cache_f), network.backward(d_eta, cache)):
-        for g, r in zip(got, ref):
-            np.testing.assert_array_equal(g, r)
+    act = ACTIVATIONS["silu"]
+    hs, pre = [x], []
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        a = hs[-1] @ W + b[:, None, :]
+        pre.append(a)
+        hs.append(act.psi(a) if l < len(Ws) - 1 else a)
+    eta_f, cache_f = network.forward(x, Ws, bs, act, flush=True)
+    np.testing.assert_array_equal(eta_f, hs[-1])
+    d_eta = rng.standard_normal(eta_f.shape)
+    d_a, ref_W, ref_b = d_eta, [None] * 3, [None] * 3
+    for l in (2, 1, 0):
+        ref_W[l], ref_b[l] = np.swapaxes(hs[l], -1, -2) @ d_a, np.sum(d_a, axis=-2)
+        d_a = (d_a @ np.swapaxes(Ws[l], -1, -2)) * act.d_psi(pre[l - 1]) if l else None
+    got_W, got_b = network.backward(d_eta, cache_f)
+    for g, r in zip(got_W + got_b, ref_W + ref_b):
+        np.testing.assert_array_equal(g, r)
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_predictions_are_bitwise_the_reference_forward(name, dtype):
-    """``predict_forward`` (what ``NodeSparseBNN.predict`` runs on NumPy) returns ``network.forward``'s outputs
+    """``network.predict`` (what ``NodeSparseBNN.predict`` runs, in place on NumPy) returns ``network.forward``'s outputs
     bit for bit, pre-activations far into both tails included (no flush in prediction)."""
     rng = np.random.default_rng(4)
     widths, S, B = [5, 7, 6, 3], 3, 11
@@ -97,10 +108,10 @@ def test_predictions_are_bitwise_the_reference_forward(name, dtype):
     bs = [rng.standard_normal((S, b)).astype(dtype) for b in widths[1:]]
     x = (10 * rng.standard_normal((B, widths[0]))).astype(dtype)
     eta, _ = network.forward(x, Ws, bs, ACTIVATIONS[name])
-    np.testing.assert_array_equal(fused.predict_forward(x, Ws, bs, name), eta)
+    np.testing.assert_array_equal(network.predict(x, Ws, bs, ACTIVATIONS[name]), eta)
     model = NodeSparseBNN(widths, prior="ss-gl", likelihood="categorical", activation=name, dtype=np.dtype(dtype).name)
     params, noise = model.init_params(rng), model.sample_noise(rng, S)
-    Ws, bs, _ = model.prior.weights(params, noise)
+    Ws, bs, _ = elbo.sample_weights(model.prior, params, noise)
     np.testing.assert_array_equal(model.predict(params, x, noise), network.forward(x, Ws, bs, model.activation)[0])
 
 
@@ -188,12 +199,12 @@ def test_flush_subnormals_zeroes_exactly_the_subnormals_of_float32():
     every other entry is untouched, bitwise; float64 arrays are returned unchanged."""
     tiny = np.finfo(np.float32).tiny
     a = np.array([1.0, -2.5, tiny, -tiny, tiny / 2, -tiny / 4, 1e-45, 0.0, 3e-38, np.inf], dtype=np.float32)
-    out = fused.flush_subnormals(a.copy())
+    out = network.flush_subnormals(a.copy())
     keep = np.abs(a) >= tiny
     np.testing.assert_array_equal(out[keep], a[keep])
     assert np.all(out[~keep] == 0) and np.all(np.abs(a[~keep]) < tiny)      # the change is below tiny
     b = np.array([1e-310, -1e-320, 1.0])                              # float64 subnormals: left as they are
-    np.testing.assert_array_equal(fused.flush_subnormals(b.copy()), b)
+    np.testing.assert_array_equal(network.flush_subnormals(b.copy()), b)
 
 
 def test_float32_step_with_underflowing_sigmoids_has_no_subnormal_operands():
@@ -209,8 +220,8 @@ def test_float32_step_with_underflowing_sigmoids_has_no_subnormal_operands():
     y = rng.integers(0, 3, 64)
     noise = model.sample_noise(rng)
     tiny = np.finfo(np.float32).tiny
-    Ws, bs, _ = model.prior.weights(params, noise)
-    _, (inputs, _, _) = fused.network_forward(x, Ws, bs, "silu")
+    Ws, bs, _ = elbo.sample_weights(model.prior, params, noise)
+    _, (inputs, _, _, _) = network.forward(x, Ws, bs, ACTIVATIONS["silu"], flush=True)
     _, (raw_inputs, _, _, _) = network.forward(x, Ws, bs, ACTIVATIONS["silu"])
     n_sub = lambda arrays: sum(int(np.sum((h != 0) & (np.abs(h) < tiny))) for h in arrays)   # noqa: E731
     assert n_sub(raw_inputs[1:]) > 0                       # the fixture does produce subnormal activations

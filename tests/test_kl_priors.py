@@ -57,7 +57,7 @@ def test_gl_lambda_kl_through_the_model(lam_mu, lam_rho, shape, rate):
     model = NodeSparseBNN([3, 2, 1], prior="ss-gl", lam2_shape=shape, lam2_rate=rate, lam=0.5)
     params = model.init_params(np.random.default_rng(0))
     params["lam_mu"], params["lam_rho"] = np.array(lam_mu), np.array(lam_rho)
-    parts, _ = model.prior.scale_kl(params)
+    parts, _ = model.prior.family.kl(model.prior, params)
     rng = np.random.default_rng(abs(hash((lam_mu, lam_rho, shape, rate))) % 2**32)
     s = float(softplus(np.array(lam_rho)))
     lam2 = np.exp(lam_mu + s * rng.standard_normal(N_MC))

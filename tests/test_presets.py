@@ -15,7 +15,7 @@ from refimpl.compressed import CompressedMLP
 from refimpl.data import Dataset
 from refimpl.pipeline import prepare
 from refimpl.presets import PRESETS, resolve
-from refimpl.priors.common import init_bounds
+from refimpl.priors.initialise import init_bounds
 
 SHAPES = [(784, 400), (400, 400), (400, 10), (7, 3)]
 

@@ -188,13 +188,13 @@ def test_threshold_validation(threshold):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ss-gl-noncentred", "ss-ghs-noncentred-c1", "ss-ghs-noncentred-cinf"])
 def test_expected_scales_monte_carlo(name):
-    """``prior.expected_scales`` (PR-1) against the mean of the scales the model's own forward pass samples."""
+    """``prior.family.expected_scales`` (PR-1) against the mean of the scales the model's own forward pass samples."""
     model = NodeSparseBNN([2, 4, 3], **PRIORS[name])
     rng = np.random.default_rng(7)
     params = randomise(model, rng, rho=(-2.0, 0.0))
     noise = model.sample_noise(rng, 200_000)
-    scales, _ = model.prior.forward_scales(params, noise)
-    for l, (t, e_t) in enumerate(zip(scales, model.prior.expected_scales(params))):
+    scales, _ = model.prior.family.scales(model.prior, params, noise)
+    for l, (t, e_t) in enumerate(zip(scales, model.prior.family.expected_scales(model.prior, params))):
         mean, se = t.mean(axis=0), t.std(axis=0) / math.sqrt(t.shape[0])
         assert np.all(np.abs(mean - e_t) <= 5 * se), (l, mean, e_t, se)      # 5 standard errors
 

@@ -232,7 +232,7 @@ def _project_means(model, params, weights, biases):
     """Set ``mu = teacher / E_q[t]`` wherever a non-centred scale ``t`` enters the forward pass, so that
     the mean network ``E_q[t] mu`` stays the teacher (whose weights are 0 off its support)."""
     out = dict(params)
-    for l, t in enumerate(model.prior.expected_scales(params)):
+    for l, t in enumerate(model.prior.family.expected_scales(model.prior, params)):
         if t is not None:
             t = model.backend.to_numpy(t)
             out[f"{l}.w_mu"] = model.backend.asarray(weights[l] / t)
