@@ -19,11 +19,12 @@ hand) is printed under the report's header.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
 from pathlib import Path
+
+from refimpl.scripts import script_parser
 
 from . import inference, report, roofline, scaling, step, train_step
 from .timing import machine, set_threads
@@ -56,7 +57,7 @@ QUICK = dict(
 
 
 def parse(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    ap = script_parser("python -m benchmarks", __doc__)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, 3 repeats (CI smoke run, seconds)")
     ap.add_argument("--out", default=None, help="JSON results (default out/benchmarks[-quick].json)")
     ap.add_argument("--doc", default=None, help="markdown report (default docs/performance.md; with --quick, next to --out)")

@@ -1,7 +1,7 @@
 """One training step -- loss and every gradient -- by three implementations of the same maths.
 
 * ``ours``: ``refimpl.NodeSparseBNN.loss_and_grad_fused`` (hand-written reverse mode on NumPy, the
-  fused path of ``refimpl/fused.py``); ``ours_reference``: ``loss_and_grad``, the reference path
+  fast schedule of ``refimpl/elbo.py``); ``ours_reference``: ``loss_and_grad``, the reference path
   (same numbers to round-off);
 * ``autograd``: ``oracles/autograd_model.py`` (the tests' oracle: naive formulas, HIPS autograd);
 * ``torch``: ``oracles/torch_model.py`` (PyTorch CPU, eager, ``torch.autograd.grad``).

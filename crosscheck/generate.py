@@ -20,7 +20,6 @@ and a fresh draw, and any difference between the stored and generated case list 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -390,7 +389,9 @@ def check(out: Path, rtol: float = CHECK_RTOL) -> list[str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m crosscheck.generate", description=__doc__.split("\n\n")[0])
+    from refimpl.scripts import script_parser
+
+    ap = script_parser("python -m crosscheck.generate", __doc__)
     ap.add_argument("--out", type=Path, default=GOLDEN, help="folder of the golden files (default crosscheck/golden)")
     ap.add_argument("--check", action="store_true", help="compare the stored files with the current code; exit 1 on a mismatch")
     args = ap.parse_args(argv)

@@ -25,6 +25,7 @@ import time
 
 from refimpl.pipeline import METRICS, PRUNE, prune_run, train_run
 from refimpl.presets import resolve
+from refimpl.scripts import script_parser
 from refimpl.train import CHECKPOINT, HISTORY, TrainConfig
 
 from . import common
@@ -44,17 +45,17 @@ TRAJECTORY = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory (one sub-directory per fit; rerun to resume)")
+    ap = script_parser("python -m experiments.authors_preset", __doc__, defaults_in_help=True)
+    common.add_shared(ap, "--out")
     ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--data", default="fashion-mnist", help="fashion-mnist | mnist5k")
-    ap.add_argument("--hidden", nargs="+", type=int, default=[400, 400])
+    common.add_shared(ap, "--hidden")
     ap.add_argument("--checkpoint-every", type=int, default=5)
     ap.add_argument("--prune-below", type=float, default=None,
                     help="remove nodes with gamma below this during training (TrainConfig.prune_below; SH-1)")
-    ap.add_argument("--quiet", action="store_true")
+    common.add_shared(ap, "--quiet")
     ap.add_argument("--compare-runs", nargs="+", metavar="DIR",
                     help="only print nodes and theta spread by epoch of these run directories beside the reference")
     return ap

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import copy
 import json
 import math
 import os
@@ -31,6 +32,7 @@ from refimpl.model import NodeSparseBNN
 from refimpl import rundir
 from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, point_metrics, prepare, prune_prepared, train_prepared,
                               write_json)
+from refimpl.scripts import script_parser
 from refimpl.selection import complete_train_config
 from refimpl.train import CHECKPOINT, TrainConfig
 
@@ -44,16 +46,34 @@ class Interrupted(Exception):
 
 
 # ---- command line ----------------------------------------------------------------------------------
-def parser(description: str, seeds=True) -> argparse.ArgumentParser:
-    """Options shared by every script; ``None`` means "the script's default" (see its ``DEFAULTS``)."""
-    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory (one sub-directory per fit; rerun to resume)")
+# The options that several scripts define alike (same flags, type, default and meaning), defined once here;
+# a script adds each where it belongs in its own option list. Options that differ by script (--seeds, --epochs,
+# --data, --priors, --dtype: their defaults) stay in each script.
+SHARED = {
+    "--out": dict(required=True, help="output directory (one sub-directory per fit; rerun to resume)"),
+    "--quiet": dict(action="store_true", help="no per-epoch progress lines"),
+    "--hidden": dict(nargs="+", type=int, default=[400, 400], help="hidden layer widths"),
+}
+
+
+def add_shared(ap, *flags: str) -> None:
+    """Add the :data:`SHARED` options ``flags`` to the parser (or argument group) ``ap`` (each with its own copy of
+    a list default)."""
+    for flag in flags:
+        ap.add_argument(flag, **copy.deepcopy(SHARED[flag]))
+
+
+def parser(description: str, seeds=True, prog: str | None = None) -> argparse.ArgumentParser:
+    """Options shared by the table scripts; ``None`` means "the script's default" (see its ``DEFAULTS``).
+    ``prog`` defaults to the ``python -m experiments.<script>`` that started the process."""
+    ap = script_parser(prog, description, defaults_in_help=True)
+    add_shared(ap, "--out")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run for CI: data subset, 1-2 epochs, 1 seed")
     ap.add_argument("--priors", nargs="+", choices=PRIORS, help="priors to run (default: all four)")
     if seeds:
         ap.add_argument("--seeds", nargs="+", type=int, help="training seeds (initialisation, validation split, noise)")
     ap.add_argument("--dtype", choices=("float32", "float64"), help="model dtype")
-    ap.add_argument("--quiet", action="store_true", help="no per-epoch progress lines")
+    add_shared(ap, "--quiet")
     g = ap.add_argument_group("training budget and docs/spec.md §7 knobs (override the script's DEFAULTS)")
     g.add_argument("--epochs", type=int)
     g.add_argument("--batch-size", type=int)

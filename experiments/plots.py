@@ -19,12 +19,12 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 from refimpl import plots as refimpl_plots
+from refimpl.scripts import script_parser
 
 COLORS = {"gaussian": "tab:gray", "ss-ig": "tab:blue", "ss-gl": "tab:green", "ss-ghs": "tab:red"}
 MARKERS = ["o", "s", "^", "D"]
@@ -249,8 +249,8 @@ def front_plot(plt, run_dirs: list[str], path: str, anchors: dict | None = None,
 
 
 def front_main(argv) -> list[str]:
-    ap = argparse.ArgumentParser(prog="python -m experiments.plots front",
-                                 description="accuracy against FLOPs kept from run directories (front_plot)")
+    ap = script_parser("python -m experiments.plots front",
+                       "accuracy against FLOPs kept from run directories (front_plot)")
     ap.add_argument("--runs", nargs="+", required=True, help="run directories (run.json, metrics.json, history.jsonl; "
                                                              "finetune/metrics.json if fine-tuned)")
     ap.add_argument("--out", required=True, help="the PNG file")
@@ -278,9 +278,8 @@ def main(argv=None) -> list[str]:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["front"]:
         return front_main(argv[1:])
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 epilog="python -m experiments.plots front --help: the accuracy-FLOPs plot of run "
-                                        "directories")
+    ap = script_parser("python -m experiments.plots", __doc__,
+                       epilog="python -m experiments.plots front --help: the accuracy-FLOPs plot of run directories")
     ap.add_argument("--classification", nargs="*", default=[], help="results.json of fashion_mnist.py / mnist5k.py")
     ap.add_argument("--uci", help="results.json of uci.py")
     ap.add_argument("--out", required=True, help="directory for the PNG files")

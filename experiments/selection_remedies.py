@@ -25,6 +25,7 @@ import sys
 import time
 
 from refimpl.pipeline import METRICS, finetune_run, train_run
+from refimpl.scripts import script_parser
 from refimpl.selection import selected_epoch
 from refimpl.train import CHECKPOINT, HISTORY, TrainConfig
 
@@ -176,8 +177,8 @@ def summarise(fits: list[dict]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--out", required=True, help="output directory (one sub-directory per fit; rerun to resume)")
+    ap = script_parser("python -m experiments.selection_remedies", __doc__, defaults_in_help=True)
+    common.add_shared(ap, "--out")
     ap.add_argument("--data", default="mnist5k", help="mnist5k | fashion-mnist")
     ap.add_argument("--priors", nargs="+", default=["ss-gl"], choices=("gaussian", "ss-ig", "ss-gl", "ss-ghs"))
     ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
@@ -185,11 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--finetune", type=int, default=20, help="epochs of fine-tuning the selected network (0: none)")
     ap.add_argument("--flops-budget", type=float, help="selection budget (default: BUDGETS, the issue's targets)")
-    ap.add_argument("--hidden", nargs="+", type=int, default=[400, 400])
+    common.add_shared(ap, "--hidden")
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
     ap.add_argument("--table-only", action="store_true",
                     help="train nothing: the table of the finished fits (and fine-tunings) among those named")
-    ap.add_argument("--quiet", action="store_true")
+    common.add_shared(ap, "--quiet")
     return ap
 
 

@@ -12,12 +12,13 @@ the groups' means. Runs of one group are meant to share a configuration (prior, 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 
 import numpy as np
+
+from refimpl.scripts import script_parser
 
 
 def read(run_dir: str, window: int) -> dict:
@@ -70,7 +71,7 @@ def table(rows_with: list, rows_without: list) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = script_parser("python -m experiments.shrink_timing", __doc__)
     ap.add_argument("--with", dest="with_", nargs="+", required=True, help="run directories trained with --prune-below")
     ap.add_argument("--without", nargs="+", required=True, help="the same configuration without it")
     ap.add_argument("--window", type=int, default=30, help="epochs averaged at the start and at the end")

@@ -17,7 +17,6 @@ weights. docs/training.md ("Why nodes are pruned in lockstep") reads these numbe
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,6 +25,7 @@ import numpy as np
 
 from refimpl.checkpoint import load_checkpoint
 from refimpl.pipeline import restore
+from refimpl.scripts import script_parser
 from refimpl.train import CHECKPOINT
 
 
@@ -64,7 +64,7 @@ def summarise(parts: list[dict]) -> list[dict]:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = script_parser("python -m experiments.theta_gradient", __doc__)
     ap.add_argument("runs", nargs="+", help="run directories of refimpl train")
     ap.add_argument("--draws", type=int, default=64, help="minibatch and noise draws for the data part")
     ap.add_argument("--which", choices=("selected", "final", "init"), default="final",

@@ -14,7 +14,6 @@ Needs ``torch`` (the benchmarks' extra). Not resumable: a run takes about 10 min
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -26,7 +25,10 @@ from refimpl import NodeSparseBNN
 from refimpl.pipeline import load_data, point_metrics, prepare, structure
 from refimpl.presets import resolve
 from refimpl.prune import compress
+from refimpl.scripts import script_parser
 from refimpl.train import nodes_kept, theta_spread
+
+from . import common
 
 
 def main(argv=None):
@@ -34,13 +36,13 @@ def main(argv=None):
     from oracles.autograd_model import model_config
     from oracles.torch_model import as_tensors, loss
 
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = script_parser("python -m experiments.torch_port", __doc__)
     ap.add_argument("--out", required=True)
     ap.add_argument("--prior", default="ss-gl")
     ap.add_argument("--epochs", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default="fashion-mnist")
-    ap.add_argument("--hidden", type=int, nargs="+", default=[400, 400])
+    common.add_shared(ap, "--hidden")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)

@@ -74,7 +74,7 @@ class TrainConfig:
     checkpoint_every: int = 1               # epochs
     seed: int = 0
     predictive_average: str = "probs"       # "probs" (default) | "logits" (the authors)
-    fused: bool = True                      # the fused NumPy step (refimpl/fused.py); False: the reference path
+    fused: bool = True                      # the fast schedule (elbo.loss_and_grad_fast); False: the reference
     select: str = "sparse"                  # model selection: "nll" | "compressed" | "sparse" (refimpl/selection.py)
     flops_budget: float = 1.0               # select="compressed": largest fraction of the dense FLOPs kept
     select_tolerance: float = 0.01          # select="sparse": accuracy points (regression: fraction of the RMSE)

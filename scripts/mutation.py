@@ -18,7 +18,6 @@ About 17 minutes on one core (3,533 mutants); ``--jobs N`` runs N mutants at a t
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,6 +28,8 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from refimpl.scripts import script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +54,7 @@ def mutmut(*args: str, cwd: Path, log=None) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = script_parser("python scripts/mutation.py", __doc__)
     ap.add_argument("--out", type=Path, default=ROOT / "out" / "mutation", help="output directory")
     ap.add_argument("--jobs", type=int, default=1, help="mutants run at a time (default 1: one core)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary copy (for `mutmut browse` there)")
