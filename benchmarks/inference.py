@@ -2,10 +2,10 @@
 
 A ``784-400-400-10`` SS-IG model with the authors' initialisation has its indicator logits set so that a
 stated fraction of the nodes of *both* hidden layers is kept (``theta = +5`` for kept nodes, ``-5`` for
-the others, chosen at random). ``refimpl.prune.compress`` exports the pruned network (and verifies it
-against the masked full network); ``refimpl.prune.dense_mean_network`` is the unpruned baseline. Both
-run their ``predict`` on the same inputs, all densities interleaved by ``refimpl.latency.latency_table``
-for each batch size. The FLOP ratio is ``total / kept`` of ``refimpl.metrics.flops_kept`` (multiply-adds
+the others, chosen at random). ``refimpl.run.prune.compress`` exports the pruned network (and verifies it
+against the masked full network); ``refimpl.run.prune.dense_mean_network`` is the unpruned baseline. Both
+run their ``predict`` on the same inputs, all densities interleaved by ``refimpl.run.latency.latency_table``
+for each batch size. The FLOP ratio is ``total / kept`` of ``refimpl.run.metrics.flops_kept`` (multiply-adds
 of one forward pass, bias included); ``efficiency = speedup / FLOP ratio`` (1: the speedup the FLOPs
 promise).
 """
@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from refimpl import NodeSparseBNN
-from refimpl.latency import latency_table
-from refimpl.metrics import flops_kept
-from refimpl.prune import compress, dense_mean_network
+from refimpl.run.latency import latency_table
+from refimpl.run.metrics import flops_kept
+from refimpl.run.prune import compress, dense_mean_network
 
 from .timing import CLOCKS
 

@@ -151,7 +151,7 @@ def markdown(res: dict) -> str:
         arch = _arch(tr["widths"])
         L += [f"### The whole training step ({arch}, batch {tr['batch']})", "",
               "noise draw + loss and gradients + optimiser update, each as its implementation's user runs it "
-              "(`benchmarks/train_step.py`): ours = the body of `refimpl.train.fit`'s loop (Adam); PyTorch = "
+              "(`benchmarks/train_step.py`): ours = the body of `refimpl.run.train.fit`'s loop (Adam); PyTorch = "
               "`torch.randn`/`torch.rand` noise, `loss.backward()`, `torch.optim.Adam`; autograd = NumPy noise, "
               "`value_and_grad`, textbook Adam. ss-gl non-centred, ss-ghs centred (64-node Gauss-Hermite).", ""]
         rows = []
@@ -173,7 +173,7 @@ def markdown(res: dict) -> str:
         if tr.get("epoch"):
             e0 = tr["epoch"][0]
             L += [f"### One epoch ({e0['n_train']} training and {e0['n_val']} validation rows, {arch}, batch {tr['batch']})",
-                  "", f"ours = `refimpl.train.fit` for one epoch (steps, then the validation pass: 10-sample predictive, "
+                  "", f"ours = `refimpl.run.train.fit` for one epoch (steps, then the validation pass: 10-sample predictive, "
                   f"compressed network); PyTorch = its steps, then the 10-sample predictive under `torch.no_grad`. "
                   f"Medians of {e0['repeats']} interleaved rounds.", ""]
             rows = []

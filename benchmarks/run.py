@@ -24,7 +24,7 @@ import os
 import time
 from pathlib import Path
 
-from refimpl.scripts import script_parser
+from refimpl.run.scripts import script_parser
 
 from . import inference, report, roofline, scaling, step, train_step
 from .timing import machine, set_threads

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from refimpl import latency
+from refimpl.run import latency
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_THREAD_TIMEOUT",
               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")   # the last two choose and tune OpenBLAS's kernels
@@ -71,7 +71,7 @@ CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 def interleaved(contenders: dict, repeats: int, warmup: int = 2) -> dict:
     """``{clock: {name: [seconds per call]}}`` over ``repeats`` rounds, each round calling every contender
-    once (:func:`refimpl.latency.interleaved`), on two clocks: ``wall`` (``time.perf_counter``) and ``cpu``
+    once (:func:`refimpl.run.latency.interleaved`), on two clocks: ``wall`` (``time.perf_counter``) and ``cpu``
     (``time.process_time``, CPU time of all the process's threads). With one thread, CPU time is the robust one
     on a shared machine: it does not count the time the process waits for a core (a wall-clock median over 15
     calls of 50 ms moved by 2x between runs under a load of 5 on 2 cores; CPU time by a few per cent). With

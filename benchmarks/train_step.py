@@ -6,7 +6,7 @@ the epoch (every step, then the validation pass), by each implementation as its 
 * **step**, three contenders, each on its own copy of the same initial parameters, each minibatch gathered
   (``x[idx]``) from the same training rows in a shuffled order:
 
-  - ``ours``: the body of the loop of ``refimpl.train.fit`` with its defaults: ``model.sample_noise``,
+  - ``ours``: the body of the loop of ``refimpl.run.train.fit`` with its defaults: ``model.sample_noise``,
     ``loss_and_grad_fused``, the finiteness check, the trainer's optimiser (``train._optimizer``: Adam,
     lr 1e-3, and the trainer's default step of the indicator logits) and the running sums of the loss terms
     (:func:`ours_step`; ``tests/test_benchmarks.py`` checks that an epoch of it ends bit for bit at ``fit``'s
@@ -21,7 +21,7 @@ the epoch (every step, then the validation pass), by each implementation as its 
 * **epoch** on a data set of Fashion-MNIST's shape (60000 rows less a 10% validation split: 54000 training
   and 6000 validation rows, 784 features, 10 classes; random values), batch 1024 (53 steps):
 
-  - ``ours``: ``refimpl.train.fit`` for one epoch with its defaults (no ``out_dir``, so no checkpoint): the
+  - ``ours``: ``refimpl.run.train.fit`` for one epoch with its defaults (no ``out_dir``, so no checkpoint): the
     steps, then the validation pass of the trainer -- the Monte Carlo predictive of 10 samples (accuracy,
     NLL, ECE, Brier), the compressed network's metrics, nodes and FLOPs kept;
   - ``torch``: a ``torch.randperm`` shuffle, the steps of ``torch``, then under ``torch.no_grad`` the
@@ -42,7 +42,7 @@ import numpy as np
 
 from oracles.autograd_model import model_config, oracle_loss
 from refimpl import NodeSparseBNN, optim
-from refimpl import train as refimpl_train
+from refimpl.run import train as refimpl_train
 
 from .step import N_DATA, have_torch
 
@@ -66,7 +66,7 @@ def make_model(widths, dtype: str, prior: str) -> NodeSparseBNN:
 
 # ---- one step, three ways ------------------------------------------------------------------------------
 def ours_step(model, x, y, batch: int, n_data: int = N_DATA, seed: int = 0, phases: dict | None = None):
-    """One step of ``refimpl.train.fit`` per call (its loop body with ``TrainConfig()`` defaults), cycling
+    """One step of ``refimpl.run.train.fit`` per call (its loop body with ``TrainConfig()`` defaults), cycling
     through the minibatches of one shuffled epoch of ``(x, y)``. The generator draws as ``fit`` does:
     the initial parameters, the permutation, then each step's noise. Returns ``(step, state)``; ``state``
     holds the parameters. ``phases``: a dict to which every call appends the CPU seconds of each part

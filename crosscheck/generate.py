@@ -389,7 +389,7 @@ def check(out: Path, rtol: float = CHECK_RTOL) -> list[str]:
 
 
 def main(argv=None) -> int:
-    from refimpl.scripts import script_parser
+    from refimpl.run.scripts import script_parser
 
     ap = script_parser("python -m crosscheck.generate", __doc__)
     ap.add_argument("--out", type=Path, default=GOLDEN, help="folder of the golden files (default crosscheck/golden)")

@@ -5,7 +5,7 @@
     python -m experiments.authors_preset --out /tmp/q --data mnist5k --hidden 20 --epochs 2 --seeds 0   # smoke
     python -m experiments.authors_preset --out out/authors-shrink --prune-below 1e-3   # nodes removed as they fall
 
-Every fit is ``refimpl.pipeline.train_run`` (the same function as ``python -m refimpl train --preset authors``)
+Every fit is ``refimpl.run.pipeline.train_run`` (the same function as ``python -m refimpl train --preset authors``)
 in ``OUT/<variant>/seed<k>/``, then ``prune_run``; rerunning the command skips finished fits and resumes
 interrupted ones bit-identically. Variants: the dense BNN, SS-IG, SS-GL, and SS-GHS centred (the authors' MLP
 script) and non-centred (the docs/spec.md §10 re-run of their layers). The table reports the compressed network's test
@@ -23,10 +23,10 @@ import os
 import sys
 import time
 
-from refimpl.pipeline import METRICS, PRUNE, prune_run, train_run
-from refimpl.presets import resolve
-from refimpl.scripts import script_parser
-from refimpl.train import CHECKPOINT, HISTORY, TrainConfig
+from refimpl.run.pipeline import METRICS, PRUNE, prune_run, train_run
+from refimpl.run.presets import resolve
+from refimpl.run.scripts import script_parser
+from refimpl.run.train import CHECKPOINT, HISTORY, TrainConfig
 
 from . import common
 

@@ -24,17 +24,17 @@ from dataclasses import asdict
 
 import numpy as np
 
-from refimpl.checkpoint import load_checkpoint
-from refimpl.compressed import CompressedMLP
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.compressed import CompressedMLP
 from refimpl.data import Dataset
-from refimpl.executors import SerialExecutor
+from refimpl.run.executors import SerialExecutor
 from refimpl.model import NodeSparseBNN
-from refimpl import rundir
-from refimpl.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, point_metrics, prepare, prune_prepared, train_prepared,
+from refimpl.run import rundir
+from refimpl.run.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, point_metrics, prepare, prune_prepared, train_prepared,
                               write_json)
-from refimpl.scripts import script_parser
-from refimpl.selection import complete_train_config
-from refimpl.train import CHECKPOINT, TrainConfig
+from refimpl.run.scripts import script_parser
+from refimpl.run.selection import complete_train_config
+from refimpl.run.train import CHECKPOINT, TrainConfig
 
 PRIORS = ("gaussian", "ss-ig", "ss-gl", "ss-ghs")
 KNOBS = ("epochs", "batch_size", "lr", "lr_mult_theta", "lr_mult_scales", "lr_mult_weights", "theta_init",
@@ -124,7 +124,7 @@ def fit_once(out_dir: str, ds: Dataset, data_spec: dict, hidden, model_kw: dict,
     """Train (or skip, or resume) one model; returns ``metrics.json`` (test metrics and structure of the selected
     parameters) plus ``final`` (the same for the last epoch's parameters), ``best_epoch`` and ``final_nodes``.
 
-    As ``refimpl.pipeline.train_run`` (the same :func:`refimpl.pipeline.train_prepared`, in a locked directory) but
+    As ``refimpl.run.pipeline.train_run`` (the same :func:`refimpl.run.pipeline.train_prepared`, in a locked directory) but
     on an already loaded ``ds`` (loaded once per script, possibly a ``--quick`` subset): standardise with training
     statistics, hold out ``val_fraction`` of the training rows for model selection (``config.select``), train,
     evaluate the selected and the final parameters on the test set. Finished fits are skipped (an archived fit has
@@ -176,7 +176,7 @@ def restore_fit(out_dir: str, ds: Dataset, which: str = "selected"):
 def prune_once(out_dir: str, ds: Dataset, batch_sizes=(1, 64, 1024), repeats: int = 20) -> dict:
     """``compressed.npz`` and ``prune.json`` for a finished fit (skipped when ``prune.json`` exists): the
     median-probability model exported, checked against the masked full network, and timed against the dense
-    variational-mean network (``refimpl.pipeline.prune_run`` on an already loaded data set)."""
+    variational-mean network (``refimpl.run.pipeline.prune_run`` on an already loaded data set)."""
     path = os.path.join(out_dir, PRUNE)
     if os.path.exists(path):
         report = _read_json(path)
@@ -233,7 +233,7 @@ def write_outputs(out_dir: str, results: dict, table: str, log=sys.stdout):
 
 
 def sweep(fn, tasks: list, executor, report=None) -> list:
-    """``[fn(task) for task in tasks]`` through ``executor`` (:func:`refimpl.executors.make_executor`), in task
+    """``[fn(task) for task in tasks]`` through ``executor`` (:func:`refimpl.run.executors.make_executor`), in task
     order; ``report(result)`` as each finishes. Serially, one task at a time, so that an interrupted fit stops
     the sweep there (its rerun resumes it); in a pool or on a dask cluster, every task at once."""
     if isinstance(executor, SerialExecutor):

@@ -39,11 +39,11 @@ import time
 import numpy as np
 import scipy.sparse
 
-from refimpl.compressed import ACTIVATIONS, CompressedMLP
+from refimpl.run.compressed import ACTIVATIONS, CompressedMLP
 from refimpl.data import load_fashion_mnist, load_mnist5k
-from refimpl.latency import latency_table
-from refimpl.pipeline import structure
-from refimpl.prune import compress, dense_mean_network
+from refimpl.run.latency import latency_table
+from refimpl.run.pipeline import structure
+from refimpl.run.prune import compress, dense_mean_network
 
 from . import common, fashion_mnist, mnist5k
 from .classification import HIDDEN, QUICK

@@ -9,7 +9,7 @@
   anchors (dashed line);
 * ``front`` (a sub-command, one PNG from run directories, e.g. those of selection_remedies.py): per sparse prior,
   each seed's compressed test accuracy against FLOPs kept, as selected and after fine-tuning (``finetune/``), the
-  per-epoch validation front of each run (``refimpl.selection.front`` of its ``history.jsonl``, thin lines), the
+  per-epoch validation front of each run (``refimpl.run.selection.front`` of its ``history.jsonl``, thin lines), the
   dense BNN's mean as a horizontal line, and the authors' points of the data set's ``ANCHORS``.
 
     python -m experiments.plots --classification out/mnist5k/results.json out/fmnist-25/results.json \
@@ -23,8 +23,8 @@ import json
 import os
 import sys
 
-from refimpl import plots as refimpl_plots
-from refimpl.scripts import script_parser
+from refimpl.run import plots as refimpl_plots
+from refimpl.run.scripts import script_parser
 
 COLORS = {"gaussian": "tab:gray", "ss-ig": "tab:blue", "ss-gl": "tab:green", "ss-ghs": "tab:red"}
 MARKERS = ["o", "s", "^", "D"]
@@ -143,7 +143,7 @@ def read_run(run_dir: str) -> dict:
     """What :func:`front_plot` needs of one run directory (``refimpl train``'s files): the prior, widths and data
     name (``run.json``), the per-epoch validation front (``history.jsonl``), the compressed network's test accuracy
     and FLOPs kept as selected (``metrics.json``) and, if ``finetune/metrics.json`` exists, after fine-tuning."""
-    from refimpl.selection import front
+    from refimpl.run.selection import front
     paths = {name: os.path.join(run_dir, name) for name in ("run.json", "metrics.json", "history.jsonl")}
     for name, path in paths.items():
         if not os.path.exists(path):
@@ -222,7 +222,7 @@ def front_plot(plt, run_dirs: list[str], path: str, anchors: dict | None = None,
             if "flops_kept" in a:
                 flops, how = a["flops_kept"], ""
             elif "nodes_kept" in a and widths:
-                from refimpl.metrics import flops_kept
+                from refimpl.run.metrics import flops_kept
                 flops, how = flops_kept(widths, a["nodes_kept"])["fraction_kept"], ", FLOPs from its nodes (M-8)"
             elif base == "gaussian":
                 flops, how = 1.0, ""

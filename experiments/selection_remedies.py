@@ -5,7 +5,7 @@
         --variants reference natural natural+spread1
     python -m experiments.selection_remedies --out /tmp/q --data mnist5k --hidden 20 --epochs 2 --variants reference
 
-Every fit is ``refimpl.pipeline.train_run`` (what ``refimpl train`` runs) with ``--select compressed
+Every fit is ``refimpl.run.pipeline.train_run`` (what ``refimpl train`` runs) with ``--select compressed
 --flops-budget B`` in ``OUT/<data>/<prior>/<variant>/seed<k>/``, then, if ``--finetune E``, the fine-tuning phase
 (``refimpl finetune``) of the selected network. Rerunning skips finished fits and resumes interrupted ones
 bit-identically. Each variant changes the options of :data:`VARIANTS` against ``refimpl train``'s defaults (the
@@ -24,10 +24,10 @@ import os
 import sys
 import time
 
-from refimpl.pipeline import METRICS, finetune_run, train_run
-from refimpl.scripts import script_parser
-from refimpl.selection import selected_epoch
-from refimpl.train import CHECKPOINT, HISTORY, TrainConfig
+from refimpl.run.pipeline import METRICS, finetune_run, train_run
+from refimpl.run.scripts import script_parser
+from refimpl.run.selection import selected_epoch
+from refimpl.run.train import CHECKPOINT, HISTORY, TrainConfig
 
 from . import common
 

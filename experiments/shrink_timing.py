@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from refimpl.scripts import script_parser
+from refimpl.run.scripts import script_parser
 
 
 def read(run_dir: str, window: int) -> dict:

@@ -23,10 +23,10 @@ import sys
 
 import numpy as np
 
-from refimpl.checkpoint import load_checkpoint
-from refimpl.pipeline import restore
-from refimpl.scripts import script_parser
-from refimpl.train import CHECKPOINT
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.pipeline import restore
+from refimpl.run.scripts import script_parser
+from refimpl.run.train import CHECKPOINT
 
 
 def theta_gradient_parts(model, params, x, y, n_data: int, rng, draws: int = 64, batch: int = 1024) -> list[dict]:

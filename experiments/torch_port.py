@@ -22,11 +22,11 @@ import time
 import numpy as np
 
 from refimpl import NodeSparseBNN
-from refimpl.pipeline import load_data, point_metrics, prepare, structure
-from refimpl.presets import resolve
-from refimpl.prune import compress
-from refimpl.scripts import script_parser
-from refimpl.train import nodes_kept, theta_spread
+from refimpl.run.pipeline import load_data, point_metrics, prepare, structure
+from refimpl.run.presets import resolve
+from refimpl.run.prune import compress
+from refimpl.run.scripts import script_parser
+from refimpl.run.train import nodes_kept, theta_spread
 
 from . import common
 

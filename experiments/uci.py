@@ -15,7 +15,7 @@ batch)). 10% of each split's training rows are held out for model selection (the
 ``select="sparse"``: the fewest FLOPs within 1% of the best compressed validation RMSE).
 Inputs and targets are standardised with the training statistics; the noise std is learned.
 Layout: ``OUT/<dataset>/<prior>/split<k>/`` (refimpl run directories), ``OUT/results.json``, ``OUT/table.md``.
-Where the fits run (``refimpl.executors``, the interface of every sweep): ``--executor serial`` (default, this
+Where the fits run (``refimpl.run.executors``, the interface of every sweep): ``--executor serial`` (default, this
 process), ``--executor process --workers N`` (local processes), or ``--executor dask --scheduler ADDRESS`` (a
 ``dask.distributed`` cluster; every worker must see ``--data-root`` and ``--out`` at the same paths, e.g. a shared
 file system). Every fit owns its directory and seed, so the results do not depend on the executor; a rerun skips
@@ -35,8 +35,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from refimpl.data import load_uci, n_splits
-from refimpl.executors import add_executor_arguments, make_executor
-from refimpl.train import TrainConfig
+from refimpl.run.executors import add_executor_arguments, make_executor
+from refimpl.run.train import TrainConfig
 
 from . import common
 

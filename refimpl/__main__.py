@@ -1,6 +1,6 @@
-"""``python -m refimpl``: see :mod:`refimpl.cli`."""
+"""``python -m refimpl``: see :mod:`refimpl.run.cli`."""
 import sys
 
-from .cli import main
+from .run.cli import main
 
 sys.exit(main())

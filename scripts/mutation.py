@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from refimpl.scripts import script_parser
+from refimpl.run.scripts import script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 

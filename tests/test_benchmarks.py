@@ -43,7 +43,7 @@ def test_whole_step_is_the_step_of_fit():
     """The ``ours`` contender of the whole step runs the body of ``fit``'s loop: one epoch of it ends at ``fit``'s
     parameters bit for bit (same seed: initial parameters, permutation, noise), in float32 and float64."""
     from benchmarks import train_step
-    from refimpl.train import TrainConfig, fit
+    from refimpl.run.train import TrainConfig, fit
     for dtype in ("float32", "float64"):
         model = train_step.make_model([6, 5, 4, 3], dtype, "ss-gl")
         x, y = train_step.make_data([6, 5, 4, 3], 40, dtype)

@@ -1,6 +1,6 @@
-"""The command line (refimpl/cli.py) and the pipeline behind it (refimpl/pipeline.py, demo.py).
+"""The command line (refimpl/run/cli.py) and the pipeline behind it (refimpl/run/pipeline.py, demo.py).
 
-Most runs call ``refimpl.cli.main([...])`` in this process (fast); the main job and the unknown-option
+Most runs call ``refimpl.run.cli.main([...])`` in this process (fast); the main job and the unknown-option
 path also run as ``python -m refimpl`` subprocesses, as a user would.
 """
 from __future__ import annotations
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from refimpl import NodeSparseBNN
-from refimpl.checkpoint import load_checkpoint
-from refimpl.cli import main
-from refimpl.compressed import CompressedMLP
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.cli import main
+from refimpl.run.compressed import CompressedMLP
 from refimpl.data import idx as idx_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

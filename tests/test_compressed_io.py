@@ -1,4 +1,4 @@
-"""The NumPy-only export (refimpl/compressed.py): ``predict_raw`` on inputs in original units, and ``load`` of
+"""The NumPy-only export (refimpl/run/compressed.py): ``predict_raw`` on inputs in original units, and ``load`` of
 missing or damaged files."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from refimpl.compressed import CompressedMLP
+from refimpl.run.compressed import CompressedMLP
 
 
 def network(meta=None) -> CompressedMLP:

@@ -1,5 +1,5 @@
 """The compressed network during training, selection by its validation score under a FLOPs budget, the
-accuracy-FLOPs front, and fine-tuning with the mask frozen (refimpl/selection.py, train.py, finetune.py,
+accuracy-FLOPs front, and fine-tuning with the mask frozen (refimpl/run/selection.py, train.py, finetune.py,
 pipeline.py, cli.py).
 
 Oracles: the compressed network's metrics are recomputed here from the definitions (PR-1, PR-2: weights at the
@@ -18,18 +18,18 @@ import numpy as np
 import pytest
 from scipy.special import expit, log_softmax
 
-import refimpl.pipeline as pipeline
-import refimpl.train as train_module
+import refimpl.run.pipeline as pipeline
+import refimpl.run.train as train_module
 from refimpl import NodeSparseBNN
-from refimpl.checkpoint import load_checkpoint, save_checkpoint
-from refimpl.cli import build_parser, main
-from refimpl.compressed import CompressedMLP
+from refimpl.run.checkpoint import load_checkpoint, save_checkpoint
+from refimpl.run.cli import build_parser, main
+from refimpl.run.compressed import CompressedMLP
 from refimpl.data import Standardiser, teacher_classification, teacher_regression
-from refimpl.finetune import FrozenMask, finetune
-from refimpl.metrics import flops_kept
-from refimpl.prune import node_masks
-from refimpl.selection import ADDED_OPTIONS, front, selected_epoch, selection_key
-from refimpl.train import TrainConfig, fit
+from refimpl.run.finetune import FrozenMask, finetune
+from refimpl.run.metrics import flops_kept
+from refimpl.run.prune import node_masks
+from refimpl.run.selection import ADDED_OPTIONS, front, selected_epoch, selection_key
+from refimpl.run.train import TrainConfig, fit
 
 from helpers import randomise
 

@@ -1,7 +1,7 @@
-"""The command line's error contract and the safety of run directories (refimpl/cli.py, refimpl/rundir.py).
+"""The command line's error contract and the safety of run directories (refimpl/run/cli.py, refimpl/run/rundir.py).
 
 The contract: every user error ends with exactly one stderr line ``refimpl: error: <what>; <how to fix>`` and exit
-status 2 -- never a traceback, never a silent wrong result. :func:`fails` runs ``refimpl.cli.main`` in this process
+status 2 -- never a traceback, never a silent wrong result. :func:`fails` runs ``refimpl.run.cli.main`` in this process
 and checks exactly that (pytest turns any RuntimeWarning into an error, so a warning on the way fails too); a few
 cases run ``python -m refimpl`` in a subprocess, as a user would. Each case below failed before the fix it tests:
 with a traceback, with a message that named neither the file nor the fix, or silently.
@@ -25,13 +25,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from refimpl import NodeSparseBNN, checkpoint as checkpoint_module, plots, rundir
-from refimpl import train as train_module
-from refimpl.checkpoint import load_checkpoint
-from refimpl.cli import MODEL_OPTS, TRAIN_OPTS, build_parser, main
-from refimpl.compressed import CompressedMLP
-from refimpl.demo import PRIORS, run_main
-from refimpl.train import TrainConfig, fit
+from refimpl import NodeSparseBNN
+from refimpl.run import checkpoint as checkpoint_module, plots, rundir
+from refimpl.run import train as train_module
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.cli import MODEL_OPTS, TRAIN_OPTS, build_parser, main
+from refimpl.run.compressed import CompressedMLP
+from refimpl.run.demo import PRIORS, run_main
+from refimpl.run.train import TrainConfig, fit
 from test_cli import write_uci
 from test_data import _write_idx
 
@@ -210,7 +211,7 @@ def test_full_disk_during_a_checkpoint_write(tmp_path, capsys, monkeypatch):
 def test_system_errors_are_one_line_with_a_fix(runs, tmp_path, capsys, monkeypatch):
     """An OSError of the file system itself (here: writing evaluate.json) reads 'path: reason; what to do'."""
     out = copy_run(runs, tmp_path)
-    import refimpl.pipeline as pipeline
+    import refimpl.run.pipeline as pipeline
 
     def write_json(path, obj):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
@@ -220,7 +221,7 @@ def test_system_errors_are_one_line_with_a_fix(runs, tmp_path, capsys, monkeypat
 
 
 def test_interrupt_outside_the_training_loop(tmp_path, capsys, monkeypatch):
-    import refimpl.pipeline as pipeline
+    import refimpl.run.pipeline as pipeline
 
     def interrupted(spec):
         raise KeyboardInterrupt
@@ -475,7 +476,7 @@ def test_a_held_lock_refuses_every_command(runs, tmp_path, capsys):
 
 LOCK_HOLDER = """
 import sys, time
-from refimpl import rundir
+from refimpl.run import rundir
 with rundir.locked(sys.argv[1], "train"):
     print("holding", flush=True)
     time.sleep(60)
@@ -617,7 +618,7 @@ def test_docs_mention_every_train_flag():
 
 def test_console_script_is_declared():
     with open(os.path.join(REPO, "pyproject.toml")) as f:
-        assert 'refimpl = "refimpl.cli:main"' in f.read()
+        assert 'refimpl = "refimpl.run.cli:main"' in f.read()
 
 
 def test_main_job_says_where_its_outputs_are_and_that_plots_were_skipped(tmp_path, capsys, monkeypatch):

@@ -1,4 +1,4 @@
-"""The scikit-learn estimators (refimpl/estimators.py): scikit-learn's own estimator checks, and the estimators
+"""The scikit-learn estimators (refimpl/run/estimators.py): scikit-learn's own estimator checks, and the estimators
 against the model, the trainer and the compressed export they wrap.
 
 Every check of ``parametrize_with_checks`` applies and passes; none is marked as an expected failure. Checks that
@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("sklearn", minversion="1.6")
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from refimpl.estimators import NodeSparseClassifier, NodeSparseRegressor  # noqa: E402
+from refimpl.run.estimators import NodeSparseClassifier, NodeSparseRegressor  # noqa: E402
 
 # Small budgets so that the ~50 checks per estimator run in seconds. They still have to learn: the checks ask
 # for training accuracy > 0.83 on three blobs and R^2 > 0.5 on make_regression (no `poor_score` tag is set).
@@ -33,10 +33,10 @@ import sys  # noqa: E402
 
 from scipy.special import expit  # noqa: E402
 
-from refimpl.evaluate import predict_outputs  # noqa: E402
-from refimpl.metrics import predictive_probs  # noqa: E402
+from refimpl.run.evaluate import predict_outputs  # noqa: E402
+from refimpl.run.metrics import predictive_probs  # noqa: E402
 from refimpl.model import NodeSparseBNN  # noqa: E402
-from refimpl.train import TrainConfig, fit  # noqa: E402
+from refimpl.run.train import TrainConfig, fit  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(hidden=(6,), epochs=3, batch_size=32, random_state=5)
@@ -52,7 +52,7 @@ def raw_data(n=120, seed=1):
 
 def by_hand(x, targets, n_out, likelihood):
     """The estimator's documented steps with the lower-level API: standardise x with the training mean and
-    population std, train NodeSparseBNN with refimpl.train.fit, draw 10 posterior samples from
+    population std, train NodeSparseBNN with refimpl.run.train.fit, draw 10 posterior samples from
     default_rng([5, 10**6])."""
     z = (x - x.mean(axis=0)) / x.std(axis=0)
     model = NodeSparseBNN([3, 6, n_out], prior="ss-gl", likelihood=likelihood)
@@ -134,11 +134,11 @@ def test_random_state_forms_and_errors():
 
 
 def test_sklearn_stays_optional():
-    """import refimpl (and the CLI) never imports scikit-learn; without it, refimpl.estimators says how to install."""
-    code = ("import sys, refimpl, refimpl.cli, refimpl.pipeline, refimpl.data, refimpl.compressed; "
+    """import refimpl (and the CLI) never imports scikit-learn; without it, refimpl.run.estimators says how to install."""
+    code = ("import sys, refimpl, refimpl.run.cli, refimpl.run.pipeline, refimpl.data, refimpl.run.compressed; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr + proc.stdout
-    code = "import sys; sys.modules['sklearn'] = None; import refimpl.estimators"
+    code = "import sys; sys.modules['sklearn'] = None; import refimpl.run.estimators"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "pip install 'refimpl[sklearn]'" in proc.stderr

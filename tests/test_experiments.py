@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from experiments import common, fashion_mnist, mnist5k, node_vs_weight, plots, uci
-from refimpl.compressed import CompressedMLP
+from refimpl.run.compressed import CompressedMLP
 from refimpl.data.idx import FASHION_MNIST_ROOT
 from refimpl.data.mnist5k import mnist5k_path
-from refimpl.train import TrainConfig
+from refimpl.run.train import TrainConfig
 
 HAVE_MNIST5K = mnist5k_path() is not None and mnist5k_path().is_file()
 HAVE_FMNIST = all((Path(FASHION_MNIST_ROOT) / f"{k}-{t}-ubyte.gz").is_file()
@@ -106,7 +106,7 @@ def test_fit_once_is_the_pipelines_fit_and_reports_the_rules_epoch(tmp_path):
     parameters, and ``best_epoch`` is the epoch the selection rule chose (it once was the lowest validation NLL's,
     which the default ``sparse`` rule picks only sometimes), recomputed here from history.jsonl."""
     from refimpl.data import load
-    from refimpl.selection import selected_epoch
+    from refimpl.run.selection import selected_epoch
     ds = load("teacher-regression", n_train=300, rng=1)
     spec, kw = {"name": "teacher-regression", "n_train": 300, "rng": 1}, {"prior": "ss-gl", "activation": "tanh"}
     cfg = TrainConfig(epochs=12, batch_size=32, seed=3, theta_lr=1.0)   # prunes: the rule picks epoch 5, NLL 12
@@ -120,7 +120,7 @@ def test_fit_once_is_the_pipelines_fit_and_reports_the_rules_epoch(tmp_path):
     assert m["final_nodes"] == history[-1]["nodes_kept"] and m["resumed"] is False
     assert os.path.exists(os.path.join(out, "front.json")) and not any(p.endswith(".png") for p in os.listdir(out))
     ref = str(tmp_path / "ref")
-    from refimpl.pipeline import train_run
+    from refimpl.run.pipeline import train_run
     train_run(spec, kw, [16], cfg, ref, log=None)
     with open(os.path.join(ref, "metrics.json")) as f:
         m_ref = json.load(f)
@@ -314,7 +314,7 @@ def test_uci_epoch_scale_multiplies_the_budget(tmp_path):
 
 
 def test_uci_sweep_gives_the_same_fits_in_worker_processes_as_serially(tmp_path):
-    """The table's fits through refimpl.executors: two worker processes give bit for bit the serial run's
+    """The table's fits through refimpl.run.executors: two worker processes give bit for bit the serial run's
     metrics (each fit owns its seed and directory), returned in task order; a rerun skips every fit."""
     from tests.test_cli import write_uci
     write_uci(tmp_path / "uci", "yacht", 3, rows=60)

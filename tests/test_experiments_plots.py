@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from experiments import plots  # noqa: E402
-from refimpl import plots as refimpl_plots  # noqa: E402
+from refimpl.run import plots as refimpl_plots  # noqa: E402
 
 
 def _run(path, prior, epochs, acc, flops, finetuned=None):

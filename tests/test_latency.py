@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from refimpl import latency
-from refimpl.latency import latency_table, speedup, time_callable
+from refimpl.run import latency
+from refimpl.run.latency import latency_table, speedup, time_callable
 
 SLOW_S = 2e-3  # time.sleep sleeps at least this long; a no-op takes microseconds
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from refimpl.metrics import (accuracy, brier, classification_metrics, ece, flops_kept, gaussian_test_loglik,
+from refimpl.run.metrics import (accuracy, brier, classification_metrics, ece, flops_kept, gaussian_test_loglik,
                              node_density, nodes_kept, nll, params_kept, predictive_log_probs, predictive_probs,
                              rmse)
 

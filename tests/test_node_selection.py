@@ -19,8 +19,8 @@ from oracles.gradcheck import check_grads
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_classification
 from refimpl.optim import adam, bernoulli_natural, by_group, param_group
-from refimpl.selection import selected_epoch, update
-from refimpl.train import TrainConfig, fit
+from refimpl.run.selection import selected_epoch, update
+from refimpl.run.train import TrainConfig, fit
 
 
 # ---- (O-6) the natural-gradient step ---------------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_end_to_end_the_defaults_prune_without_emptying_a_layer(tmp_path):
     """``refimpl train`` with its defaults (natural step, staggered logits, the sparse rule; only the step size
     raised so that 30 epochs of a 2,000-row set are enough) selects a small network with every layer non-empty,
     as accurate on the test set as the same run with the logits held still."""
-    from refimpl.cli import main
+    from refimpl.run.cli import main
     import json
 
     def train(out, *extra):
@@ -208,7 +208,7 @@ def test_end_to_end_the_defaults_prune_without_emptying_a_layer(tmp_path):
     (["--select-tolerance", "-0.1"], "select_tolerance"), (["--select", "best"], "select"),
     (["--flops-budget", "0.5"], "flops_budget")])
 def test_the_command_line_refuses_bad_selection_options_in_one_line(tmp_path, capsys, flags, what):
-    from refimpl.cli import main
+    from refimpl.run.cli import main
     code = main(["train", "--data", "teacher-classification", "--epochs", "1", "--quiet", "--out", str(tmp_path / "r"),
                  *flags])
     err = capsys.readouterr().err.strip()

@@ -1,6 +1,6 @@
 """The own-data example of docs/training.md ("Your own data"), run end to end on a generated CSV: a CSV in, train,
 prune, and the NumPy-only export predicting from raw rows in the target's units; and test metrics from Python
-with ``refimpl.evaluate.evaluate(..., y_scale=...)``. The expected numbers are computed here from the CSV files
+with ``refimpl.run.evaluate.evaluate(..., y_scale=...)``. The expected numbers are computed here from the CSV files
 themselves (means, standard deviations, targets), not taken from the code under test."""
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from refimpl.cli import main
-from refimpl.compressed import CompressedMLP
+from refimpl.run.cli import main
+from refimpl.run.compressed import CompressedMLP
 
 COLUMNS = ["price", "area", "rooms", "age"]
 
@@ -64,9 +64,9 @@ def test_csv_in_train_prune_predict_in_original_units(tmp_path, capsys):
 def test_test_metrics_from_python(tmp_path):
     """docs/training.md: own data from Python, test metrics in original units through ``y_scale``."""
     from refimpl.data import Standardiser, load
-    from refimpl.evaluate import evaluate, predict_outputs
+    from refimpl.run.evaluate import evaluate, predict_outputs
     from refimpl.model import NodeSparseBNN
-    from refimpl.train import TrainConfig, fit
+    from refimpl.run.train import TrainConfig, fit
 
     path = write(tmp_path / "houses.csv", houses(200, 2))
     ds = load(f"csv:{path}", target="price")                          # 20% test rows, split seed 0

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from refimpl import NodeSparseBNN
-from refimpl.checkpoint import load_checkpoint
-from refimpl.cli import main
-from refimpl.compressed import CompressedMLP
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.cli import main
+from refimpl.run.compressed import CompressedMLP
 from refimpl.data import Dataset
-from refimpl.pipeline import prepare
-from refimpl.presets import PRESETS, resolve
+from refimpl.run.pipeline import prepare
+from refimpl.run.presets import PRESETS, resolve
 from refimpl.priors.initialise import init_bounds
 
 SHAPES = [(784, 400), (400, 400), (400, 10), (7, 3)]

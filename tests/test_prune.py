@@ -1,4 +1,4 @@
-"""Pruning by the median-probability rule and the exported network (refimpl/prune.py, compressed.py).
+"""Pruning by the median-probability rule and the exported network (refimpl/run/prune.py, compressed.py).
 
 The oracle for the export is written here from the definitions (PR-1, PR-2): weights at the variational
 mean ``E_q[t] * mu`` (``E_q[t]`` from SciPy: the log-normal mean, or adaptive quadrature for the
@@ -17,8 +17,8 @@ from scipy import integrate, stats
 from scipy.special import expit, softplus
 
 from refimpl import NodeSparseBNN
-from refimpl.compressed import CompressedMLP
-from refimpl.prune import compress, dense_mean_network, node_masks
+from refimpl.run.compressed import CompressedMLP
+from refimpl.run.prune import compress, dense_mean_network, node_masks
 
 from helpers import randomise
 
@@ -205,7 +205,7 @@ def test_compressed_file_runs_with_numpy_alone(tmp_path):
     net = compress(model, params, check_x=x, meta={"note": "test"})
     net.save(str(tmp_path / "compressed.npz"))
     np.save(tmp_path / "x.npy", x)
-    with open(os.path.join(REPO, "refimpl", "compressed.py")) as src, open(tmp_path / "compressed.py", "w") as dst:
+    with open(os.path.join(REPO, "refimpl", "run", "compressed.py")) as src, open(tmp_path / "compressed.py", "w") as dst:
         dst.write(src.read())
     site = os.path.dirname(os.path.dirname(np.__file__))
     script = f"""
@@ -248,7 +248,7 @@ def test_compressed_predict_validates_input():
 
 def test_export_check_raises_on_a_wrong_export():
     """(PR-2) check_export accepts round-off and refuses a network that computes something else."""
-    from refimpl.prune import check_export
+    from refimpl.run.prune import check_export
     rng = np.random.default_rng(4)
     Ws = [rng.standard_normal((5, 4)), rng.standard_normal((4, 2))]
     bs = [rng.standard_normal(4), rng.standard_normal(2)]

@@ -1,4 +1,4 @@
-"""refimpl.scripts: the one argparse builder of the script entry points and its error contract -- a bad argument
+"""refimpl.run.scripts: the one argparse builder of the script entry points and its error contract -- a bad argument
 prints exactly one line ``<prog>: error: <message>; see `<prog> --help``` on stderr and exits with status 2."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from refimpl.scripts import first_paragraph, script_parser
+from refimpl.run.scripts import first_paragraph, script_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = """Frobnicate the widgets: one line
@@ -93,12 +93,12 @@ def test_every_script_keeps_the_contract(capsys, prog, main, required):
 
 
 def test_the_scripts_build_no_parser_of_their_own_and_the_builder_uses_only_the_standard_library():
-    """One builder: no ``argparse.ArgumentParser(...)`` in the script folders; refimpl/scripts.py imports only the
+    """One builder: no ``argparse.ArgumentParser(...)`` in the script folders; refimpl/run/scripts.py imports only the
     standard library (the library imports none of the script packages)."""
     own = [f"{p.relative_to(ROOT)}" for d in ("experiments", "benchmarks", "crosscheck", "scripts")
            for p in sorted((ROOT / d).rglob("*.py")) if "ArgumentParser(" in p.read_text(encoding="utf-8")]
-    assert not own, f"build the parser with refimpl.scripts.script_parser: {own}"
-    tree = ast.parse((ROOT / "refimpl" / "scripts.py").read_text(encoding="utf-8"))
+    assert not own, f"build the parser with refimpl.run.scripts.script_parser: {own}"
+    tree = ast.parse((ROOT / "refimpl" / "run" / "scripts.py").read_text(encoding="utf-8"))
     imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0}
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, imported

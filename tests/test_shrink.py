@@ -1,4 +1,4 @@
-"""Training that gets cheaper as nodes are pruned (refimpl/shrink.py, ``TrainConfig.prune_below``; SH-1, SH-2).
+"""Training that gets cheaper as nodes are pruned (refimpl/run/shrink.py, ``TrainConfig.prune_below``; SH-1, SH-2).
 
 The oracle of SH-1: a node whose ``gamma`` is 0 (theta = -60: ``gamma = 9e-27``, its straight-through
 indicator is 0 for every uniform draw) contributes nothing to the likelihood, so the step of the full
@@ -18,9 +18,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from refimpl import NodeSparseBNN, shrink
-from refimpl.checkpoint import load_checkpoint
-from refimpl.train import CHECKPOINT, TrainConfig
+from refimpl import NodeSparseBNN
+from refimpl.run import shrink
+from refimpl.run.checkpoint import load_checkpoint
+from refimpl.run.train import CHECKPOINT, TrainConfig
 
 from test_train import CONFIG, MODEL, REPO, assert_same_params, run_fit, tiny_data, without_time
 
@@ -163,7 +164,7 @@ CHILD = textwrap.dedent("""
     import json, signal, sys, time
     import numpy as np
     from refimpl import NodeSparseBNN
-    from refimpl.train import TrainConfig, fit
+    from refimpl.run.train import TrainConfig, fit
 
     spec = json.loads(sys.argv[1])
     d = np.load(spec["data"])
@@ -244,7 +245,7 @@ def test_shrink_timing_reads_runs_and_reports_late_over_early(tmp_path, capsys):
 @pytest.mark.parametrize("value, what", [("0", "prune_below"), ("0.5", "prune_below"), ("-1e-3", "--prune-below"),
                                          ("abc", "--prune-below")])
 def test_the_command_line_refuses_a_bad_prune_below_in_one_line(tmp_path, capsys, value, what):
-    from refimpl.cli import main
+    from refimpl.run.cli import main
     try:
         code = main(["train", "--data", "teacher-regression", "--epochs", "1", "--quiet", "--out",
                      str(tmp_path / "r"), "--prune-below", value])

@@ -326,11 +326,10 @@ def test_every_label_cited_by_code_is_defined():
 # ---- 4. imports ---------------------------------------------------------------------------------------------------
 
 # the maths of the model: no training loop, command line, run directories, experiments, benchmarks or theory
-CORE = ["refimpl/stable.py", "refimpl/activations.py", "refimpl/network.py", "refimpl/relaxation.py",
-        "refimpl/kl.py", "refimpl/likelihoods.py", "refimpl/schedules.py", "refimpl/backend.py", "refimpl/priors/*.py",
-        "refimpl/factors.py", "refimpl/elbo.py", "refimpl/model.py", "refimpl/optim.py"]
-RUN_LAYER = ("refimpl.train", "refimpl.cli", "refimpl.pipeline", "refimpl.demo", "refimpl.rundir", "refimpl.executors",
-             "experiments", "benchmarks", "theory", "oracles", "crosscheck")
+# the maths core is every module of refimpl/ and refimpl/priors/; the run layer is refimpl/run/ (and refimpl/data/,
+# which the core does not import either). ``python -m refimpl`` (refimpl/__main__.py) is the one door between them.
+CORE = ["refimpl/*.py", "refimpl/priors/*.py"]
+RUN_LAYER = ("refimpl.run", "refimpl.data", "experiments", "benchmarks", "theory", "oracles", "crosscheck")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:
@@ -353,7 +352,7 @@ def _matches(module: str, prefixes) -> str | None:
 
 
 def test_core_imports_nothing_of_the_run_layer():
-    files = sorted({f for pattern in CORE for f in ROOT.glob(pattern)})
+    files = sorted({f for pattern in CORE for f in ROOT.glob(pattern)} - {ROOT / "refimpl" / "__main__.py"})
     assert len(files) >= 10, files
     bad = [f"{_rel(f)}:{line}: imports {mod} ({hit} is the run layer)"
            for f in files for line, mod in _imports(f) if (hit := _matches(mod, RUN_LAYER))]
@@ -378,7 +377,7 @@ def test_relative_imports_resolve_as_expected():
 # ---- 5. module size -----------------------------------------------------------------------------------------------
 
 # "One mathematical object per module, readable in one sitting". The limit holds today with a little headroom
-# (largest: theory/contraction.py, 513 lines); the redesign issue will lower it.
+# (largest: experiments/contraction.py, 513 lines); the redesign issue will lower it.
 MAX_MODULE_LINES = 530
 
 

@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from refimpl.cli import main
+from refimpl.run.cli import main
 from refimpl.data import load
 from refimpl.data.tabular import MAX_INFERRED_CLASSES, infer_task, split_rows
 
@@ -244,7 +244,7 @@ def test_cli_train_evaluate_prune_on_a_csv(tmp_path, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["test"] == metrics["test"]
     assert main(["prune", "--out", out, "--repeats", "1"]) == 0
     capsys.readouterr()
-    from refimpl.compressed import CompressedMLP
+    from refimpl.run.compressed import CompressedMLP
     assert CompressedMLP.load(os.path.join(out, "compressed.npz")).meta["classes"] == spec["classes"]
     # the same file given again: the run's test rows (fraction 0.3, seed 2), not the defaults
     assert main(["evaluate", "--out", out, "--data", f"csv:{path}"]) == 0

@@ -19,7 +19,7 @@ import pytest
 
 from oracles.gradcheck import check_grads
 from refimpl.activations import SILU_LIPSCHITZ
-from refimpl.cli import main as refimpl_main
+from refimpl.run.cli import main as refimpl_main
 from theory.__main__ import main as theory_main
 from theory.published import (SOURCES, bai_song_cheng_2020, cherief_abdellatif_2020, edge_count, polson_rockova_2018,
                               published_rates, schmidt_hieber_2020)
@@ -62,7 +62,7 @@ def regression_run(tmp_path_factory):
 # ---------------------------------------------------------------------------------------------
 def test_teacher_example_is_the_contraction_experiments_teacher():
     from refimpl.data.synthetic import WEIGHT_MAGNITUDE
-    from theory.contraction import ExperimentConfig
+    from experiments.contraction import ExperimentConfig
 
     cfg, ex = ExperimentConfig(), EXAMPLES["teacher"]
     assert ex["widths"] == cfg.widths and ex["active"] == list(cfg.active) and ex["activation"] == cfg.activation
@@ -130,9 +130,9 @@ def test_given_topology_and_options(capsys):
 # --from-run
 # ---------------------------------------------------------------------------------------------
 def test_from_run_reads_widths_kept_nodes_bounds_and_n(regression_run, capsys):
-    from refimpl.checkpoint import load_checkpoint
-    from refimpl.pipeline import read_run, restore, structure
-    from refimpl.prune import node_masks
+    from refimpl.run.checkpoint import load_checkpoint
+    from refimpl.run.pipeline import read_run, restore, structure
+    from refimpl.run.prune import node_masks
 
     code, out, _ = run(["--from-run", regression_run, "--json", "--no-c3"], capsys)
     rep = json.loads(out)
@@ -194,7 +194,7 @@ def test_bad_input_is_one_line_and_exit_2(argv, says, capsys):
 
 
 def test_plot_without_matplotlib_is_one_line(monkeypatch, tmp_path, capsys):
-    from refimpl import plots
+    from refimpl.run import plots
     monkeypatch.setattr(plots, "pyplot", lambda: None)                # as without matplotlib
     err = fails(["--plot", str(tmp_path / "r.png")], capsys)
     assert "needs matplotlib, which is not installed" in err and "pip install -e '.[plots]'" in err

@@ -1,4 +1,4 @@
-"""The contraction experiment (theory/contraction.py): its estimators against closed forms, q* against
+"""The contraction experiment (experiments/contraction.py): its estimators against closed forms, q* against
 the teacher, and the quick sweep end to end through every executor. The slope intervals, derived
 predictions and the command line's topology are tested in tests/test_theory_predictions.py.
 
@@ -23,10 +23,10 @@ from hypothesis import given, strategies as st
 
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_outputs, teacher_regression
-from refimpl.executors import make_executor
-from refimpl.prune import masked_mean_network, node_masks
-from theory import contraction as ce
-from theory.contraction_cli import report
+from refimpl.run.executors import make_executor
+from refimpl.run.prune import masked_mean_network, node_masks
+from experiments import contraction as ce
+from experiments.contraction_cli import report
 from theory.predictions import derived_prediction
 
 TIMING_KEYS = ("fit_s", "wall_s")

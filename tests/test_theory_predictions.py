@@ -1,5 +1,5 @@
 """Predictions and intervals of the contraction experiment (theory/predictions.py, CE-3 and CE-4), and its
-command line's topology and sweeps (theory/contraction_cli.py).
+command line's topology and sweeps (experiments/contraction_cli.py).
 
 - the derived slope is a finite difference of eps_n (T-11), computed here from ``eps_n`` values;
 - the t interval covers a known slope at its nominal rate on synthetic data;
@@ -18,8 +18,8 @@ import pytest
 from oracles.gradcheck import check_grads
 from refimpl.data import teacher_network
 from refimpl.data.synthetic import WEIGHT_MAGNITUDE
-from theory import contraction as ce
-from theory import contraction_cli as cli
+from experiments import contraction as ce
+from experiments import contraction_cli as cli
 from theory import predictions as pr
 from theory.rates import eps_n
 from theory.slab_mass import PRIORS

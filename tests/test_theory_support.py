@@ -1,4 +1,4 @@
-"""The support-recovery experiment (theory/support.py, SR-1 to SR-3): its error rates against hand-counted
+"""The support-recovery experiment (experiments/support.py, SR-1 to SR-3): its error rates against hand-counted
 cases, the first-layer matching against planted permutations and sign flips, the control start, and the
 command line's error contract. The sweep itself is an experiment; here it runs on a tiny grid."""
 from __future__ import annotations
@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from theory import support as sr
-from refimpl.executors import SerialExecutor
-from theory.contraction import ExperimentConfig
+from experiments import support as sr
+from refimpl.run.executors import SerialExecutor
+from experiments.contraction import ExperimentConfig
 
 
 # ---- (SR-1) counts and indices, hand-counted --------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The training loop (refimpl/train.py) and its checkpoints (refimpl/checkpoint.py).
+"""The training loop (refimpl/run/train.py) and its checkpoints (refimpl/run/checkpoint.py).
 
 Exact resume is checked the hard way: a child process trains, is stopped by a real signal (SIGINT or
 SIGTERM: caught, checkpoint at that step; SIGKILL: nothing caught, the last epoch checkpoint), and the
@@ -23,11 +23,12 @@ from dataclasses import asdict
 import numpy as np
 import pytest
 
-from refimpl import NodeSparseBNN, checkpoint as checkpoint_module
-from refimpl.checkpoint import load_checkpoint, save_checkpoint
+from refimpl import NodeSparseBNN
+from refimpl.run import checkpoint as checkpoint_module
+from refimpl.run.checkpoint import load_checkpoint, save_checkpoint
 from refimpl.data import Standardiser, teacher_regression
-from refimpl.evaluate import evaluate
-from refimpl.train import CHECKPOINT, HISTORY, TrainConfig, fit
+from refimpl.run.evaluate import evaluate
+from refimpl.run.train import CHECKPOINT, HISTORY, TrainConfig, fit
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -82,7 +83,7 @@ CHILD = textwrap.dedent("""
     import json, signal, sys, time
     import numpy as np
     from refimpl import NodeSparseBNN
-    from refimpl.train import TrainConfig, fit
+    from refimpl.run.train import TrainConfig, fit
 
     spec = json.loads(sys.argv[1])
     d = np.load(spec["data"])
@@ -449,7 +450,7 @@ def test_fit_clips_the_gradient_norm():
 
 def test_checkpoint_every_n_epochs(tmp_path, monkeypatch):
     """checkpoint_every = 3 over 4 epochs: checkpoints after epochs 3 and 4 (the last), none before."""
-    import refimpl.train as train_module
+    import refimpl.run.train as train_module
     saved, real = [], train_module.save_checkpoint
 
     def spy(path, **kw):

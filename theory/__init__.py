@@ -17,9 +17,8 @@ available. Host NumPy/SciPy, float64.
   conjugate       ELBO <= log evidence in conjugate spike-and-slab group regression         (T-15)
   hellinger       Hellinger / KL / L2 utilities for Gaussian regression                      (T-16)
   bounds          index of T-2..T-10
-  contraction     the empirical contraction experiment (script; ``python -m theory contraction``)  (CE-1, CE-2)
-  predictions     what eps_n predicts for it: vacuous n, derived slope, level; t intervals    (CE-3, CE-4)
-  contraction_cli ``python -m theory contraction``: topology flags, sweeps, the report
+  predictions     what eps_n predicts for the contraction experiment (``experiments/contraction.py``, CE-1,
+                  CE-2): vacuous n, derived slope, level; t intervals                           (CE-3, CE-4)
 
 Command line: ``python -m theory rates`` (the contraction experiment's teacher), ``--example paper``,
 ``--widths 8 32 32 1 --active 6 4 --bounds 1 1 1 --n 1000``, ``--from-run DIR``; ``--published``, ``--json``,

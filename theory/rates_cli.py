@@ -1,7 +1,7 @@
 """``python -m theory rates``: the derived rate eps_n (T-11) of one topology, where it comes from and where it
 says something. (T-11..T-13, T-17)
 
-    python -m theory rates                            # the contraction experiment's teacher (theory/contraction.py)
+    python -m theory rates                            # the contraction experiment's teacher (experiments/contraction.py)
     python -m theory rates --example paper            # 784-400-400-10 with the nodes SS-GHS keeps on Fashion-MNIST
     python -m theory rates --widths 8 32 32 1 --active 6 4 --bounds 1 --n 1000
     python -m theory rates --from-run DIR             # widths, kept nodes, weight bounds, n of a trained run
@@ -36,12 +36,12 @@ from .rates import eps_n, eps_n_published, local_exponent, rate, validity_thresh
 from .slab_mass import PRIORS, slab
 from .topology import topology
 
-#: Named topologies. ``teacher`` is theory/contraction.py's ExperimentConfig (p = 4, hidden (8, 8), s = (3, 2),
+#: Named topologies. ``teacher`` is experiments/contraction.py's ExperimentConfig (p = 4, hidden (8, 8), s = (3, 2),
 #: tanh) with refimpl.data.synthetic's weight magnitudes U[0.5, 1.5] (B = 1.5) at the geometric middle of its
 #: n grid; tests/test_theory_cli.py checks that these stay equal to those sources.
 EXAMPLES = {
     "teacher": dict(widths=[4, 8, 8, 1], active=[3, 2], bounds=[1.5], activation="tanh", n=2000.0,
-                    label="the contraction experiment's teacher (theory/contraction.py): p = 4, hidden (8, 8) with "
+                    label="the contraction experiment's teacher (experiments/contraction.py): p = 4, hidden (8, 8) with "
                           "s = (3, 2) active, tanh, |w| <= 1.5, n = 2000 (the middle of its n grid)"),
     "paper": dict(widths=[784, 400, 400, 10], active=[41, 34], bounds=[1.0], activation="silu", n=60000.0,
                   label="the paper's MLP 784-400-400-10 on a 60,000-image training set, with the nodes SS-GHS keeps "
@@ -100,15 +100,15 @@ def _parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------------------------------------
 def from_run(path: str) -> dict:
     """Topology of a trained refimpl run: widths and activation from run.json; the kept nodes per hidden layer
-    (``refimpl.pipeline.structure``: gamma > 1/2, the median-probability model) of the saved selected parameters;
-    ``B_l`` the largest |weight or bias| of layer l in the compressed mean network (``refimpl.prune.compress``);
+    (``refimpl.run.pipeline.structure``: gamma > 1/2, the median-probability model) of the saved selected parameters;
+    ``B_l`` the largest |weight or bias| of layer l in the compressed mean network (``refimpl.run.prune.compress``);
     n the rows the run was fitted on (the checkpoint's epoch permutation)."""
-    from refimpl import rundir
-    from refimpl.checkpoint import load_checkpoint
+    from refimpl.run import rundir
+    from refimpl.run.checkpoint import load_checkpoint
     from refimpl.model import NodeSparseBNN
-    from refimpl.pipeline import RUN, read_run, structure
-    from refimpl.prune import compress
-    from refimpl.train import CHECKPOINT
+    from refimpl.run.pipeline import RUN, read_run, structure
+    from refimpl.run.prune import compress
+    from refimpl.run.train import CHECKPOINT
 
     try:
         rundir.check_out(path, "--from-run", write=False)
@@ -478,7 +478,7 @@ def rates_main(argv) -> int:
         plt = None
         if args.plot is not None:
             _check_plot_path(args.plot)
-            from refimpl import plots
+            from refimpl.run import plots
             plt = plots.pyplot()
             if plt is None:
                 raise UsageError("--plot needs matplotlib, which is not installed; install it with: "

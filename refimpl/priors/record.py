@@ -23,7 +23,7 @@ from .initialise import init_gaussian_layer
 
 @dataclass(frozen=True)
 class Removed:
-    """What the nodes removed during training (``TrainConfig.prune_below``, :mod:`refimpl.shrink`) leave in
+    """What the nodes removed during training (``TrainConfig.prune_below``, :mod:`refimpl.run.shrink`) leave in
     the objective of the network that remains (SH-1, docs/derivations.md). Per weight layer l:
 
     * ``log_lams``: ``(log lambda_l, log(1 - lambda_l))`` of the full network's hidden layers, kept fixed;
@@ -89,7 +89,7 @@ NO_SCALES = ScaleFamily(parts=(), param_shapes=_no_grads, noise_shapes=_no_grads
 @dataclass
 class Prior:
     """One prior on a network of ``widths``: layout, shared hyper-parameters, its family and the family's
-    hyper-parameters ``hyper`` (a frozen record, or ``None``). ``removed`` is set by :mod:`refimpl.shrink` on the
+    hyper-parameters ``hyper`` (a frozen record, or ``None``). ``removed`` is set by :mod:`refimpl.run.shrink` on the
     network that remains after nodes were removed (SH-1)."""
 
     name: str

@@ -10,7 +10,7 @@
   afresh first removes every file of the old run (:func:`remove_run_files`), so no result of the old run sits
   beside the new one.
 * **No debris.** Temporary files of an atomic write cut short by SIGKILL are removed on the next start
-  (:func:`refimpl.checkpoint.remove_stale_temporaries`).
+  (:func:`refimpl.run.checkpoint.remove_stale_temporaries`).
 
 Errors are ``ValueError`` whose message names the directory, what is wrong and what to do.
 """

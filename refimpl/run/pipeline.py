@@ -20,13 +20,14 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import data as datasets, rundir
+from .. import data as datasets
+from . import rundir
 from .checkpoint import atomic_write_bytes, load_checkpoint
 from .evaluate import evaluate, network_metrics
 from .finetune import FrozenMask, finetune_config
 from .latency import latency_table
 from .metrics import NonFiniteError, flops_kept, params_kept
-from .model import NodeSparseBNN
+from ..model import NodeSparseBNN
 from .prune import compress, dense_mean_network, inclusion_probabilities, node_masks
 from .selection import complete_train_config, describe, front, selected_epoch, selection_key, within_budget
 from .train import CHECKPOINT, DivergedError, TrainConfig, fit, nodes_kept
@@ -141,10 +142,10 @@ def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_
               resume: bool = False, overwrite: bool = False, log=sys.stderr) -> dict:
     """Load, scale, split, train, evaluate on the test set; write run.json, metrics.json.
 
-    ``preset``: the record of :func:`refimpl.presets.resolve` (kept in run.json; the options it set are already
+    ``preset``: the record of :func:`refimpl.run.presets.resolve` (kept in run.json; the options it set are already
     in ``model_kw``, ``config``, ``val_fraction`` and ``input_scaling``). ``resume`` continues the run in
     ``out_dir``; without it, a directory that holds a trained run is refused unless ``overwrite``, which first
-    removes the old run's files (:mod:`refimpl.rundir`). The directory is locked against other processes."""
+    removes the old run's files (:mod:`refimpl.run.rundir`). The directory is locked against other processes."""
     rundir.check_out(out_dir)               # a bad --out fails before the data is loaded
     ds = load_data(data_spec)
     data_spec = {**data_spec, **ds.info.get("spec", {})}   # own data (data/tabular.py): task, target, classes resolved
@@ -163,7 +164,7 @@ def train_run(data_spec: dict, model_kw: dict, hidden, config: TrainConfig, out_
 
 def train_prepared(model, prep: Prepared, run: dict, config: TrainConfig, out_dir: str, resume: bool,
                    overwrite: bool, log, init_params=None, *, with_final: bool = False, plots: bool = True) -> dict:
-    """Train ``model`` on prepared data in ``out_dir`` (held by :func:`refimpl.rundir.locked`), evaluate the selected
+    """Train ``model`` on prepared data in ``out_dir`` (held by :func:`refimpl.run.rundir.locked`), evaluate the selected
     parameters on the test set, write run.json, metrics.json, front.json (and the plots unless ``plots=False``):
     the one fit of :func:`train_run`, :func:`finetune_run` and the experiment scripts. ``with_final`` adds
     ``final`` (the same test metrics for the last epoch's parameters) and ``final_nodes``; ``resumed`` says whether
@@ -211,7 +212,7 @@ def train_prepared(model, prep: Prepared, run: dict, config: TrainConfig, out_di
 
 
 def selection_record(history: list, config: TrainConfig) -> dict:
-    """``metrics.json``'s ``selected``: the rule, the selected epoch (:func:`refimpl.selection.selected_epoch`, from
+    """``metrics.json``'s ``selected``: the rule, the selected epoch (:func:`refimpl.run.selection.selected_epoch`, from
     the history's validation fields; the final epoch without validation data) and that epoch's validation record."""
     epoch = selected_epoch(history, config.select, config.flops_budget, config.select_tolerance)
     out = {"rule": config.select, "flops_budget": config.flops_budget, "tolerance": config.select_tolerance}
@@ -276,7 +277,7 @@ def restore(out_dir: str, data_spec: dict | None = None):
 def finetune_run(out_dir: str, epochs: int, *, lr: float | None = None, resume: bool = False,
                  overwrite: bool = False, log=sys.stderr) -> dict:
     """Fine-tune the selected parameters of the finished run in ``out_dir`` with their mask frozen
-    (:mod:`refimpl.finetune`) for ``epochs`` epochs (``lr``: default the run's), on the run's own data and split.
+    (:mod:`refimpl.run.finetune`) for ``epochs`` epochs (``lr``: default the run's), on the run's own data and split.
     Writes run.json (with ``finetune``: the parent, its selected epoch, the masks), history.jsonl, checkpoint.npz,
     metrics.json and front.json into ``out_dir/finetune``, which ``evaluate`` and ``prune`` then take as a run.
     ``resume`` and ``overwrite`` act on that directory as ``train``'s do on its own."""
@@ -349,7 +350,7 @@ def prune_prepared(out_dir, model, params, prep: Prepared, threshold: float = 0.
 def point_metrics(net, prep: Prepared) -> dict:
     """Test metrics of one deterministic network (e.g. the compressed median-probability model at the
     variational mean): accuracy, NLL, ECE of its softmax (classification) or RMSE (regression, original units);
-    :func:`refimpl.evaluate.network_metrics` on the test split."""
+    :func:`refimpl.run.evaluate.network_metrics` on the test split."""
     likelihood = "categorical" if prep.task == "classification" else "gaussian"
     return network_metrics(net, prep.x_test, prep.y_test, likelihood, prep.stats["y_std"] or 1.0)
 

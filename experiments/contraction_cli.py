@@ -1,12 +1,12 @@
-"""``python -m theory contraction``: the contraction experiment (``theory/contraction.py``) from the command line:
+"""``python -m experiments.contraction``: the contraction experiment (``experiments/contraction.py``) from the command line:
 the teacher's topology, sweeps over width, depth, s and B, the executor, and the report. (CE-3, CE-4)
 
-    python -m theory contraction --out DIR                     # the default teacher: 7 n x 10 seeds x 3 priors
-    python -m theory contraction --quick --executor serial     # smoke run, 12 short fits: no slopes, no prediction
-    python -m theory contraction --p 4 --hidden 16 16 --active 3 2 --B 1.5 --noise 0.5 --out DIR
-    python -m theory contraction --sweep width 8 16 32 --out DIR               # three topologies, one pool
-    python -m theory contraction --sweep depth 1 2 3 --sweep B 0.75 3 --out DIR  # Cartesian product: six
-    python -m theory contraction --executor dask --scheduler tcp://HOST:8786   # needs dask[distributed]
+    python -m experiments.contraction --out DIR                     # the default teacher: 7 n x 10 seeds x 3 priors
+    python -m experiments.contraction --quick --executor serial     # smoke run, 12 short fits: no slopes, no prediction
+    python -m experiments.contraction --p 4 --hidden 16 16 --active 3 2 --B 1.5 --noise 0.5 --out DIR
+    python -m experiments.contraction --sweep width 8 16 32 --out DIR               # three topologies, one pool
+    python -m experiments.contraction --sweep depth 1 2 3 --sweep B 0.75 3 --out DIR  # Cartesian product: six
+    python -m experiments.contraction --executor dask --scheduler tcp://HOST:8786   # needs dask[distributed]
 
 Sweep axes; `--sweep AXIS V1 V2 ...` runs one point per value V:
   width  every hidden layer has V nodes (the active counts stay)
@@ -31,12 +31,12 @@ import numpy as np
 
 from refimpl.activations import ACTIVATIONS
 
-from .cli_errors import fail, parser_class
-from refimpl.executors import add_executor_arguments, make_executor
+from theory.cli_errors import fail, parser_class
+from refimpl.run.executors import add_executor_arguments, make_executor
 
 from .contraction import PRIORS, QUICK, ExperimentConfig, plot, run_sweep
 
-PROG = "python -m theory contraction"
+PROG = "python -m experiments.contraction"
 SWEEP_AXES = {"width": int, "depth": int, "s": int, "B": float}
 FEW_SEEDS = 10      # below this the t interval leans on normal per-seed slopes (docs/theory.md, CE-3)
 
@@ -46,7 +46,7 @@ _Parser = parser_class(PROG)
 
 def add_experiment_arguments(ap: argparse.ArgumentParser, out_default: str, quick_help: str) -> argparse.ArgumentParser:
     """The options the contraction and support-recovery experiments share: output, smoke run, executor, the
-    teacher's topology with its sweeps, and the grid (``theory/support.py`` uses them too)."""
+    teacher's topology with its sweeps, and the grid (``experiments/support.py`` uses them too)."""
     ap.add_argument("--out", default=out_default, help="output directory")
     ap.add_argument("--quick", action="store_true", help=f"smoke run (CI): {quick_help}")
     run = ap.add_argument_group("where the fits run")

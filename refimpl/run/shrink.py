@@ -25,9 +25,9 @@ import math
 
 import numpy as np
 
-from .priors.record import Removed
+from ..priors.record import Removed
 from .prune import inclusion_probabilities
-from .stable import log_softplus, softplus
+from ..stable import log_softplus, softplus
 
 WEIGHT_SUFFIXES = ("w_mu", "w_rho", "eps_w")     # arrays whose last two axes are (inputs, outputs)
 
@@ -106,7 +106,7 @@ def scatter(model, full: dict, small: dict, alive) -> dict:
 def smaller_model(model, params, alive, n_data: int):
     """The network of the remaining nodes, its prior carrying what the removed ones leave (SH-1): a
     ``NodeSparseBNN`` of the same options whose ``prior.removed`` is a :class:`Removed`."""
-    from .model import NodeSparseBNN
+    from ..model import NodeSparseBNN
     widths = [model.widths[0], *[int(a.sum()) for a in alive], model.widths[-1]]
     small = NodeSparseBNN(**{**model.config, "widths": widths})
     prior, b = model.prior, model.backend

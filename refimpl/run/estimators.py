@@ -1,12 +1,12 @@
 """scikit-learn estimators: :class:`NodeSparseClassifier` and :class:`NodeSparseRegressor`.
 
-Each wraps one :class:`refimpl.model.NodeSparseBNN` trained by :func:`refimpl.train.fit`. ``fit`` standardises
-``X`` (and, for regression, ``y``) with the training statistics, as ``refimpl.pipeline.prepare`` does, so inputs and
+Each wraps one :class:`refimpl.model.NodeSparseBNN` trained by :func:`refimpl.run.train.fit`. ``fit`` standardises
+``X`` (and, for regression, ``y``) with the training statistics, as ``refimpl.run.pipeline.prepare`` does, so inputs and
 outputs are in the data's own units. Predictions are the Monte Carlo posterior predictive of ``eval_samples``
 draws (M-1: the average of the samples' softmax probabilities; for regression the average of the samples' means),
 from the generator ``default_rng([random_state, 10**6])`` of the pipeline's test metrics, so they are
 reproducible and each row's prediction depends on that row alone. ``compress()`` gives the pruned NumPy-only
-network (PR-2), whose :meth:`~refimpl.compressed.CompressedMLP.predict_raw` takes raw inputs.
+network (PR-2), whose :meth:`~refimpl.run.compressed.CompressedMLP.predict_raw` takes raw inputs.
 
 scikit-learn is optional (``pip install 'refimpl[sklearn]'``, version >= 1.6 for ``validate_data`` and
 ``__sklearn_tags__``); ``import refimpl`` never imports it. This is not a tuned learner: defaults follow the
@@ -24,13 +24,13 @@ try:
     from sklearn.utils.multiclass import check_classification_targets
     from sklearn.utils.validation import check_is_fitted, validate_data
 except ImportError as exc:   # pragma: no cover - depends on the environment
-    raise ImportError(f"refimpl.estimators needs scikit-learn >= 1.6 ({exc}); install it with "
+    raise ImportError(f"refimpl.run.estimators needs scikit-learn >= 1.6 ({exc}); install it with "
                       "pip install 'refimpl[sklearn]'") from None
 
-from .data.dataset import Standardiser, train_validation_split
+from ..data.dataset import Standardiser, train_validation_split
 from .evaluate import noise_std, predict_outputs
 from .metrics import predictive_probs
-from .model import NodeSparseBNN
+from ..model import NodeSparseBNN
 from .prune import compress
 from .train import TrainConfig, fit
 
@@ -128,7 +128,7 @@ class _NodeSparseEstimator(BaseEstimator):
         return {"x_mean": self.x_mean_.tolist(), "x_std": self.x_std_.tolist(), "y_mean": None, "y_std": None}
 
     def compress(self, threshold: float = 0.5):
-        """The pruned network at the variational mean, :class:`refimpl.compressed.CompressedMLP` (PR-2), with the
+        """The pruned network at the variational mean, :class:`refimpl.run.compressed.CompressedMLP` (PR-2), with the
         standardisation in ``meta["stats"]`` (so ``predict_raw`` takes raw ``X``) and, for a classifier, the labels
         in ``meta["classes"]``. Its export check runs on 64 standard-normal inputs."""
         check_is_fitted(self, "params_")
@@ -146,7 +146,7 @@ class NodeSparseClassifier(ClassifierMixin, _NodeSparseEstimator):
     hidden : hidden widths, default ``(50,)``.
     prior : ``"ss-gl"`` (default), ``"ss-ig"``, ``"ss-ghs"`` or ``"gaussian"`` (dense BNN).
     activation : ``"silu"`` (default), ``"relu"``, ``"tanh"``.
-    epochs, batch_size, lr, lr_mult_theta, theta_init, train_samples, patience : as :class:`refimpl.train.TrainConfig`
+    epochs, batch_size, lr, lr_mult_theta, theta_init, train_samples, patience : as :class:`refimpl.run.train.TrainConfig`
         (defaults 100, 128, 1e-3, 1, None, 1, None).
     eval_samples : posterior draws per prediction, default 10.
     val_fraction : share of the training rows held out to select the epoch with the lowest validation NLL (and for

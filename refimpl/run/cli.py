@@ -17,7 +17,7 @@ import sys
 import tomllib
 from dataclasses import fields
 
-from .data.tabular import is_tabular, spec_from_options
+from ..data.tabular import is_tabular, spec_from_options
 from .pipeline import INPUT_SCALINGS
 from .presets import PRESETS, resolve
 from .train import TrainConfig

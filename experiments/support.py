@@ -1,18 +1,18 @@
 """Node-selection consistency (SR-1 to SR-3 of ``docs/theory.md``): does the variational posterior keep
 the teacher's active nodes, and only those, as n grows?
 
-Run it as ``python -m theory support [--quick] [--out DIR] [--n-grid ...] [--seeds ...] [--priors ...]``, with the
-teacher's topology and the sweeps over width, depth, s and B of ``python -m theory contraction``
-(``theory/contraction_cli.py``; a sweep writes ``DIR/<point>/support.json``).
-Like the contraction experiment (:mod:`theory.contraction`, whose teacher, grid and training budget it
-shares through :class:`~theory.contraction.ExperimentConfig`) it reports numbers and never fails on them.
+Run it as ``python -m experiments.support [--quick] [--out DIR] [--n-grid ...] [--seeds ...] [--priors ...]``, with the
+teacher's topology and the sweeps over width, depth, s and B of ``python -m experiments.contraction``
+(``experiments/contraction_cli.py``; a sweep writes ``DIR/<point>/support.json``).
+Like the contraction experiment (:mod:`experiments.contraction`, whose teacher, grid and training budget it
+shares through :class:`~experiments.contraction.ExperimentConfig`) it reports numbers and never fails on them.
 
 **Design.** For each prior, n and seed one task trains the same student twice on the same data, with the
-node-selection defaults of ``refimpl.train.TrainConfig`` (natural-gradient indicator logits O-6, initial
+node-selection defaults of ``refimpl.run.train.TrainConfig`` (natural-gradient indicator logits O-6, initial
 logits spread by ``theta_init_sd``, ``select="sparse"``, which without validation data keeps the last epoch):
 
 * ``random``: from a random start, as a user would train;
-* ``truth``: the **control**, started at q*'s starting point (:func:`theory.contraction.concentrated_params`:
+* ``truth``: the **control**, started at q*'s starting point (:func:`experiments.contraction.concentrated_params`:
   the teacher's weights, ``gamma = sigmoid(12)`` on its active nodes and ``sigmoid(-12)`` elsewhere, no
   logit spread). If the control keeps the true support and reaches a higher ELBO than the random start,
   the random start's errors are the optimiser's; if the control itself leaves the truth, the objective
@@ -52,17 +52,17 @@ from scipy import optimize
 
 from refimpl import NodeSparseBNN
 from refimpl.data import Standardiser, teacher_regression
-from refimpl.evaluate import predict_outputs
-from refimpl.executors import make_executor
-from refimpl import plots as refimpl_plots
-from refimpl.prune import node_masks
-from refimpl.train import TrainConfig, fit
+from refimpl.run.evaluate import predict_outputs
+from refimpl.run.executors import make_executor
+from refimpl.run import plots as refimpl_plots
+from refimpl.run.prune import node_masks
+from refimpl.run.train import TrainConfig, fit
 
-from .cli_errors import fail, parser_class
+from theory.cli_errors import fail, parser_class
 from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
                           teacher_in_student_units)
 from .contraction_cli import add_experiment_arguments, base_config, sweep_points
-from .predictions import t_interval
+from theory.predictions import t_interval
 
 STARTS = ("random", "truth")
 MATCH_COS = 0.9           # |cos| of a matched first-layer pair that counts as a true positive (SR-2)
@@ -289,13 +289,13 @@ def plot(result: dict, path: str) -> str | None:
 
 
 # ---- command line -----------------------------------------------------------------------------------
-PROG = "python -m theory support"
+PROG = "python -m experiments.support"
 
 
 def _parser():
     ap = parser_class(PROG)(prog=PROG, description="Node-selection consistency: false-positive and false-negative "
                             "node rates against n, from a random start and from the truth (docs/theory.md, SR-1..3). "
-                            "The teacher, its sweeps and the grid take the flags of `python -m theory contraction`.")
+                            "The teacher, its sweeps and the grid take the flags of `python -m experiments.contraction`.")
     add_experiment_arguments(ap, "support-out", str(QUICK))
     sel = ap.add_argument_group("node selection (default: TrainConfig's)")
     sel.add_argument("--theta-optimizer", choices=("natural", "adam"), help="instead of the default (natural)")

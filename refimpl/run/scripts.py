@@ -1,7 +1,7 @@
 """One argparse builder for the script entry points (``experiments``, ``benchmarks``, ``crosscheck``, ``scripts``).
 
 :func:`script_parser` takes the first paragraph of the script's docstring as the description, ``prog`` as the
-command the user types (``python -m benchmarks``), and keeps the error contract of ``refimpl/cli.py``: a bad
+command the user types (``python -m benchmarks``), and keeps the error contract of ``refimpl/run/cli.py``: a bad
 argument prints exactly one line ``<prog>: error: <message>; see `<prog> --help``` on stderr (no usage block)
 and exits with status 2. Standard library only, so ``refimpl`` still imports none of the scripts' packages.
 """

@@ -34,8 +34,8 @@ from dataclasses import replace
 import numpy as np
 
 from .prune import node_masks
-from .relaxation import relaxed_indicator
-from .stable import sigmoid
+from ..relaxation import relaxed_indicator
+from ..stable import sigmoid
 from .train import FitResult, TrainConfig, fit
 
 SATURATION = 2000.0     # |theta| that makes sigmoid, the indicator sample and its derivative exact (see above)
@@ -49,7 +49,7 @@ def saturated_logits(masks, temperature: float) -> list[np.ndarray]:
 
 class FrozenMask:
     """``model`` with every hidden node's indicator fixed at ``z = mask`` (module docstring). It has the model's
-    interface (attributes not defined here are the model's), so :func:`refimpl.train.fit`, ``evaluate``,
+    interface (attributes not defined here are the model's), so :func:`refimpl.run.train.fit`, ``evaluate``,
     ``compress`` and the pipeline take it as they take the model; ``params`` keep their own ``theta``."""
 
     def __init__(self, model, masks):
@@ -126,7 +126,7 @@ def finetune(model, params, x_fit, y_fit, x_val=None, y_val=None, config: TrainC
              out_dir: str | None = None, resume: bool = False, y_scale: float = 1.0, log=sys.stderr) -> FitResult:
     """Train ``params`` further with the mask frozen at ``prune.node_masks(model, params)``, the median-probability
     model of ``params`` (module docstring). ``config`` as
-    :func:`refimpl.train.fit` (default: ``finetune_config(TrainConfig(), 10)``); ``theta`` is frozen whatever it
+    :func:`refimpl.run.train.fit` (default: ``finetune_config(TrainConfig(), 10)``); ``theta`` is frozen whatever it
     says. Returns ``fit``'s result; its parameters keep ``params``' ``theta`` exactly."""
     config = finetune_config(TrainConfig(), 10) if config is None else replace(config, lr_mult_theta=0.0,
                                                                                  theta_init=None, rho_init=None,

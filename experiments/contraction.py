@@ -1,8 +1,8 @@
 """Empirical contraction experiment (docs/theory-notes.md §5(e)): does the variational posterior of a
 node-sparse BNN, trained with ``refimpl``, concentrate around a known teacher at the predicted rate?
 
-Run it as ``python -m theory contraction [--quick] [--out DIR] [--executor process|serial|dask]``, with the
-topology and sweeps over width, depth, s and B given on the command line (``theory/contraction_cli.py``).
+Run it as ``python -m experiments.contraction [--quick] [--out DIR] [--executor process|serial|dask]``, with the
+topology and sweeps over width, depth, s and B given on the command line (``experiments/contraction_cli.py``).
 This is a benchmark script, not a unit test: it reports numbers and soft acceptance checks, and
 never fails on them. Equation labels (CE-n) refer to the section "Contraction experiment" of
 ``docs/theory.md``.
@@ -18,7 +18,7 @@ never fails on them. Equation labels (CE-n) refer to the section "Contraction ex
   log n`` (kappa = 0.1), priors ``ss-ig``, ``ss-gl``, ``ss-ghs`` with the package defaults. Targets are
   standardised with ``refimpl.data.Standardiser`` (training data only); inputs are not, because the
   theory and the teacher live on the box ``[-1, 1]^p``. Metrics are in the original units.
-* Training: ``refimpl.train.fit``, Adam, lr 1e-2, batch 128, the same number of steps for every n
+* Training: ``refimpl.run.train.fit``, Adam, lr 1e-2, batch 128, the same number of steps for every n
   (the cost depends on steps, not on n), node logits initialised at 2. Two deviations from the notes,
   both measured (docs/theory.md): refimpl has no warm-up plus exponential decay, so the learning rate
   follows a cosine decay to 0; and the indicator logits get a learning-rate multiplier of 5 (docs/spec.md §7's
@@ -36,7 +36,7 @@ whole network, hard Bernoulli indicators):
   the sampled network's regression density and the teacher's;
 * ``mse_expected`` ``E_Q ||f - f0||^2`` and ``mse_posterior_mean`` ``||E_Q f - f0||^2`` (Monte Carlo
   posterior mean);
-* ``nodes_kept``: nodes with ``gamma > 0.5`` per hidden layer (``refimpl.prune.node_masks``) against
+* ``nodes_kept``: nodes with ``gamma > 0.5`` per hidden layer (``refimpl.run.prune.node_masks``) against
   ``true_active``;
 * ``elbo_gap``: ``ELBO(q_hat) - ELBO(q*)`` (CE-2) with ``q*`` the best member of the variational family
   whose support and weight means are the teacher's; >= 0 unless the optimiser failed.
@@ -67,13 +67,13 @@ from refimpl import NodeSparseBNN, optim
 from refimpl.activations import ACTIVATIONS
 from refimpl.data import Standardiser, teacher_regression
 from refimpl.data.synthetic import BIAS_HALF_WIDTH
-from refimpl.evaluate import predict_outputs
-from refimpl import plots as refimpl_plots
-from refimpl.prune import inclusion_probabilities, node_masks
-from refimpl.train import TrainConfig, fit
+from refimpl.run.evaluate import predict_outputs
+from refimpl.run import plots as refimpl_plots
+from refimpl.run.prune import inclusion_probabilities, node_masks
+from refimpl.run.train import TrainConfig, fit
 
-from .hellinger import hellinger_bc
-from .predictions import GROUP_MODES, LICENSED_MODE, derived_prediction, level_ratios, loglog_slope, seed_slopes
+from theory.hellinger import hellinger_bc
+from theory.predictions import GROUP_MODES, LICENSED_MODE, derived_prediction, level_ratios, loglog_slope, seed_slopes
 
 PRIORS = ("ss-ig", "ss-gl", "ss-ghs")
 METRICS = ("hellinger_sq", "mse_posterior_mean", "mse_expected")
@@ -321,7 +321,7 @@ def run_fit(task: FitTask) -> dict:
     }
 
 
-# ---- the sweep (its executors: refimpl.executors) ------------------------------------------------------
+# ---- the sweep (its executors: refimpl.run.executors) ------------------------------------------------------
 def run_sweep(configs, executor: cf.Executor, log=sys.stderr) -> list:
     """Run every (prior, n, seed) fit of every configuration through one ``executor`` (the fits of a sweep
     over topologies share the pool) and analyse each configuration; returns one JSON record per configuration.
@@ -465,7 +465,7 @@ def plot(result: dict, path: str) -> str | None:
 
 
 def main(argv=None) -> int:
-    """``python -m theory contraction``: see :mod:`theory.contraction_cli`."""
+    """``python -m experiments.contraction``: see :mod:`experiments.contraction_cli`."""
     from .contraction_cli import main as cli_main   # the command line lives in its own module
     return cli_main(argv)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .compressed import CompressedMLP
-from .stable import sigmoid
+from ..stable import sigmoid
 
 
 def inclusion_probabilities(model, params) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ with ``c_reg = 1`` and the one-sample estimate of ``E softplus``; SS-GL non-cent
 """
 from __future__ import annotations
 
-from .priors.initialise import THETA_INIT
+from ..priors.initialise import THETA_INIT
 
 #: Model options (``NodeSparseBNN`` keyword arguments) of each preset; ``prior_specific`` only where the prior
 #: accepts them.

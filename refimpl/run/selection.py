@@ -1,6 +1,6 @@
 """Model selection over epochs, read from the history records' validation fields only (never test data).
 
-The training loop (:func:`refimpl.train.fit`) keeps the parameters of the epoch :func:`update` takes. Three rules,
+The training loop (:func:`refimpl.run.train.fit`) keeps the parameters of the epoch :func:`update` takes. Three rules,
 ``TrainConfig.select``; the first two keep the epoch whose :func:`selection_key` is the smallest so far (ties keep
 the earlier epoch):
 
@@ -104,7 +104,7 @@ def update(state, record: dict, select: str, flops_budget: float = 1.0, toleranc
 
 
 def selected_epoch(history: list, select: str, flops_budget: float = 1.0, tolerance: float = 0.01) -> int | None:
-    """The 1-based epoch :func:`refimpl.train.fit` selects from these records (:func:`update` replayed), or
+    """The 1-based epoch :func:`refimpl.run.train.fit` selects from these records (:func:`update` replayed), or
     ``None`` when they hold no validation metrics (then the final epoch is selected)."""
     epoch = state = None
     for record in history:

@@ -1,5 +1,5 @@
 """The training loop: minibatch stochastic optimisation of -ELBO/N, with validation-based model
-selection (:mod:`refimpl.selection`), early stopping, per-epoch history, atomic checkpoints and exact resume.
+selection (:mod:`refimpl.run.selection`), early stopping, per-epoch history, atomic checkpoints and exact resume.
 Every epoch's record holds the Monte Carlo predictive's validation metrics and those of the compressed
 network (PR-2: nodes with ``gamma > 1/2``, weights at the variational mean), and its FLOPs kept (M-8).
 
@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import optim
+from .. import optim
 from . import rundir
 from . import shrink
 from .checkpoint import Checkpoint, check_compatible, load_checkpoint, remove_stale_temporaries, save_checkpoint
@@ -35,7 +35,7 @@ from .metrics import NonFiniteError, flops_kept
 from .prune import compress, inclusion_probabilities, node_masks
 from . import selection
 from .selection import SELECT_RULES, complete_train_config, within_budget
-from .checks import check_arrays
+from ..checks import check_arrays
 
 CHECKPOINT = "checkpoint.npz"
 HISTORY = "history.jsonl"
@@ -46,7 +46,7 @@ class TrainConfig:
     """Training options. Adam 1e-3, batch 1024, no clipping and no annealing are the authors'; the node-selection
     defaults are not: the indicator logits start staggered (``theta_init_sd``) and move by the natural-gradient
     step (O-6), and the selected epoch is the sparsest compressed network near the best (``select="sparse"``), as
-    measured in docs/training.md ("Robust node selection"). ``refimpl.presets.PRESETS["authors"]`` restores the
+    measured in docs/training.md ("Robust node selection"). ``refimpl.run.presets.PRESETS["authors"]`` restores the
     authors' whole set-up."""
 
     epochs: int = 100
@@ -75,10 +75,10 @@ class TrainConfig:
     seed: int = 0
     predictive_average: str = "probs"       # "probs" (default) | "logits" (the authors)
     fused: bool = True                      # the fast schedule (elbo.loss_and_grad_fast); False: the reference
-    select: str = "sparse"                  # model selection: "nll" | "compressed" | "sparse" (refimpl/selection.py)
+    select: str = "sparse"                  # model selection: "nll" | "compressed" | "sparse" (refimpl/run/selection.py)
     flops_budget: float = 1.0               # select="compressed": largest fraction of the dense FLOPs kept
     select_tolerance: float = 0.01          # select="sparse": accuracy points (regression: fraction of the RMSE)
-    prune_below: float | None = None        # remove nodes with gamma below this during training (refimpl/shrink.py)
+    prune_below: float | None = None        # remove nodes with gamma below this during training (refimpl/run/shrink.py)
 
     def __post_init__(self):
         ints = {"epochs": 1, "batch_size": 1, "train_samples": 1, "eval_samples": 1, "eval_batch_size": 1,
@@ -216,7 +216,7 @@ def spread_logits(params: dict, sd: float, seed: int, backend) -> dict:
 
 def nodes_kept(model, params, threshold: float = 0.5) -> list[int]:
     """Number of hidden nodes with inclusion probability ``gamma > threshold``, per hidden layer: the sizes of
-    :func:`refimpl.prune.node_masks` (the one place nodes are counted; every width without indicators)."""
+    :func:`refimpl.run.prune.node_masks` (the one place nodes are counted; every width without indicators)."""
     return [int(np.sum(keep)) for keep in node_masks(model, params, threshold)]
 
 
@@ -235,7 +235,7 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
     """Train ``model`` on host arrays; see the module docstring. Writes ``checkpoint.npz`` and
     ``history.jsonl`` under ``out_dir`` when given. ``y_scale`` converts regression metrics to original units.
     ``init_params`` (a dict of the model's parameters) starts from those instead of drawing initial ones (the
-    generator then draws no initial parameters; :mod:`refimpl.finetune`); a resumed run starts from its checkpoint."""
+    generator then draws no initial parameters; :mod:`refimpl.run.finetune`); a resumed run starts from its checkpoint."""
     config = TrainConfig() if config is None else config
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config: expected a TrainConfig, got {type(config).__name__}; build one with "
@@ -400,7 +400,7 @@ def fit(model, x_train, y_train, x_val=None, y_val=None, config: TrainConfig | N
 
 class _Stepping:
     """The network an epoch's steps train: the model itself, or with ``prune_below`` and nodes removed the
-    smaller network of :mod:`refimpl.shrink` with its gathered parameters and optimiser state; ``write_back``
+    smaller network of :mod:`refimpl.run.shrink` with its gathered parameters and optimiser state; ``write_back``
     returns them into the full network's state, which checkpoints and results hold."""
 
     def __init__(self, model, state: dict, n_data: int):
