@@ -17,7 +17,6 @@ weights. docs/training.md ("Why nodes are pruned in lockstep") reads these numbe
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 

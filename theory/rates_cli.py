@@ -23,7 +23,6 @@ import argparse
 import json
 import math
 import os
-import sys
 
 import numpy as np
 
