@@ -78,7 +78,7 @@ def value_and_derivative(activation: Activation, a):
     overwritten and SiLU's derivative reuses the sigmoid of its value (one ``exp``, in the sigmoid's own
     array); on other backends, and for an activation other than the three named here, these are the two
     functions."""
-    if not isinstance(a, np.ndarray) or activation not in ACTIVATIONS.values():
+    if not isinstance(a, np.ndarray) or ACTIVATIONS.get(activation.name) is not activation:
         return activation.psi(a), activation.d_psi(a)
     if activation.name == "silu":
         e = exp_minus_abs(a)
@@ -101,7 +101,7 @@ def value_and_derivative(activation: Activation, a):
 def value_in_place(activation: Activation, a):
     """``psi(a)``, bitwise as ``activation.psi``, overwriting a NumPy ``a`` (prediction holds one array per
     layer); on other backends and for other activations ``activation.psi(a)``."""
-    if not isinstance(a, np.ndarray) or activation not in ACTIVATIONS.values():
+    if not isinstance(a, np.ndarray) or ACTIVATIONS.get(activation.name) is not activation:
         return activation.psi(a)
     if activation.name == "silu":
         a *= sigmoid_numpy(a)                             # a sigmoid(a)

@@ -62,6 +62,7 @@ class NodeSparseBNN:
         self.prior_name = prior
         self.prior = make_prior(prior, self.widths, relaxation=relaxation, temperature=temperature,
                                 backend=self.backend, **prior_hyperparameters)
+        self._layout = None
         #: Everything needed to rebuild this model (JSON-serialisable): ``NodeSparseBNN(**config)``.
         self.config = dict(widths=list(self.widths), prior=prior, likelihood=likelihood, activation=activation,
                            relaxation=relaxation, temperature=temperature, backend=self.backend.name,
@@ -104,8 +105,10 @@ class NodeSparseBNN:
 
     # ---- the objective -----------------------------------------------------------------------------
     def _check(self, params, noise):
-        check_arrays("params", params, self.param_shapes(), self.backend)
-        check_arrays("noise", noise, self.noise_shapes(1), self.backend, leading="S")
+        if self._layout is None:            # the layout is fixed at construction: built once, for every call's checks
+            self._layout = (self.param_shapes(), self.noise_shapes(1))
+        check_arrays("params", params, self._layout[0], self.backend)
+        check_arrays("noise", noise, self._layout[1], self.backend, leading="S")
 
     def predict(self, params, x, noise):
         """Network outputs ``(S, B, K)`` (regression means or logits), one slice per noise sample."""

@@ -79,9 +79,9 @@ def switch_idle(x) -> bool | None:
 def log_softplus_given(x, sp, idle=None):
     """:func:`log_softplus` (bitwise) from ``sp = softplus(x)``: ``log sp``, ``x`` itself below -30. ``idle``:
     :func:`switch_idle` of ``x`` when known (True skips the select). (F-1)"""
+    if idle:                                  # known only for NumPy arrays (switch_idle)
+        return np.log(sp)
     xp = array_namespace(sp)
-    if idle:
-        return xp.log(sp)
     above = x > _LOG_SOFTPLUS_SWITCH
     return xp.where(above, xp.log(xp.where(above, sp, xp.ones_like(sp))), x)   # log() never sees an underflowed 0
 
@@ -89,9 +89,9 @@ def log_softplus_given(x, sp, idle=None):
 def d_log_softplus_given(x, sp, sig, out=None, idle=None):
     """:func:`d_log_softplus` (bitwise) from ``sp = softplus(x)`` and ``sig = sigmoid(x)``: ``sig / sp``, 1 below
     -30. ``out``: a NumPy buffer for the usual case; ``idle`` as in :func:`log_softplus_given`. (F-1)"""
+    if idle:                                  # known only for NumPy arrays (switch_idle)
+        return np.divide(sig, sp, out=out)
     xp = array_namespace(sp)
-    if idle:
-        return np.divide(sig, sp, out=out) if out is not None else sig / sp
     above = x > _LOG_SOFTPLUS_SWITCH
     return xp.where(above, sig / xp.where(above, sp, xp.ones_like(sp)), xp.ones_like(sp))
 

@@ -22,6 +22,9 @@ global: ``s_a``, ``s_b``) is log-normal, so ``V_lj = log(s^2 tau_lj^2)`` is Gaus
 * scale KLs (GHS-3): ``kl_tau = sum_{l,j} (KL-7)(tau_a, tau_b; b_loc)`` and ``kl_s = (KL-7)(s_a, s_b; b_glob)``,
   exact; the Gamma factor uses the exact (KL-3), not the authors' Louizos et al. form, which agrees
   with it only at ``b = 1``.
+
+The module is the SS-GHS :class:`~refimpl.priors.record.ScaleFamily` (``FAMILY`` at the end): pure functions that
+take the :class:`~refimpl.priors.record.Prior` first, with ``prior.hyper`` a :class:`GroupHorseshoe`.
 """
 from __future__ import annotations
 
@@ -63,6 +66,7 @@ class GroupHorseshoe:
 
 def hyper(backend, parameterisation="centred", c=1.0, b_loc=1.0, b_glob=1.0, expectation="quadrature",
           n_quadrature=64) -> GroupHorseshoe:
+    """The :class:`GroupHorseshoe` of these hyper-parameters (checked by ``make_prior``), its rule on ``backend``."""
     nodes, weights = hermite_rule(int(n_quadrature))
     return GroupHorseshoe(parameterisation == "centred", float(c), float(b_loc), float(b_glob),
                           expectation == "one-sample", int(n_quadrature),

@@ -18,6 +18,9 @@ Scale KLs (exact): ``kl_tau = sum_{l,j} E_{q(lam2)} KL(q(tau2_lj) || Gamma((m_l+
 with ``E log(lam2/2) = lam_mu - log 2`` and ``E lam2/2 = exp(lam_mu + s_lam^2/2)/2`` (GL-3), not weighted
 by gamma (the joint KL of ``q(z) q(tau2) q(w|z)`` has ``tau2`` under both z states);
 ``kl_lam = KL(q(lam2) || Gamma(4, 2))`` (GL-4).
+
+The module is the SS-GL :class:`~refimpl.priors.record.ScaleFamily` (``FAMILY`` at the end): pure functions that
+take the :class:`~refimpl.priors.record.Prior` first, with ``prior.hyper`` a :class:`GroupLasso`.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ class GroupLasso:
 
 
 def hyper(parameterisation="non-centred", lam2_shape=4.0, lam2_rate=2.0) -> GroupLasso:
+    """The :class:`GroupLasso` of these hyper-parameters (checked by ``make_prior``)."""
     return GroupLasso(parameterisation == "centred", float(lam2_shape), float(lam2_rate))
 
 
