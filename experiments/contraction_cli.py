@@ -31,7 +31,7 @@ import numpy as np
 
 from refimpl.activations import ACTIVATIONS
 
-from theory.cli_errors import fail, parser_class
+from theory.cli_errors import TheoryParser, fail
 from refimpl.run.executors import add_executor_arguments, make_executor
 
 from .contraction import PRIORS, QUICK, ExperimentConfig, plot, run_sweep
@@ -41,7 +41,7 @@ SWEEP_AXES = {"width": int, "depth": int, "s": int, "B": float}
 FEW_SEEDS = 10      # below this the t interval leans on normal per-seed slopes (docs/theory.md, CE-3)
 
 
-_Parser = parser_class(PROG)
+_Parser = TheoryParser
 
 
 def add_experiment_arguments(ap: argparse.ArgumentParser, out_default: str, quick_help: str) -> argparse.ArgumentParser:

@@ -58,7 +58,7 @@ from refimpl.run import plots as refimpl_plots
 from refimpl.run.prune import node_masks
 from refimpl.run.train import TrainConfig, fit
 
-from theory.cli_errors import fail, parser_class
+from theory.cli_errors import TheoryParser, fail
 from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
                           teacher_in_student_units)
 from .contraction_cli import add_experiment_arguments, base_config, sweep_points
@@ -293,7 +293,7 @@ PROG = "python -m experiments.support"
 
 
 def _parser():
-    ap = parser_class(PROG)(prog=PROG, description="Node-selection consistency: false-positive and false-negative "
+    ap = TheoryParser(prog=PROG, description="Node-selection consistency: false-positive and false-negative "
                             "node rates against n, from a random start and from the truth (docs/theory.md, SR-1..3). "
                             "The teacher, its sweeps and the grid take the flags of `python -m experiments.contraction`.")
     add_experiment_arguments(ap, "support-out", str(QUICK))

@@ -1,20 +1,17 @@
-"""The error contract of ``python -m theory``'s commands: one line ``theory: error: <what>; <how to fix>`` on
-stderr and exit status 2 (``SystemExit``, as argparse's own errors), shared by ``rates`` and ``contraction``."""
+"""The error contract of ``python -m theory rates`` and of the theory's two experiments (``experiments/contraction``,
+``experiments/support``): one line ``theory: error: <what>; <how to fix>`` on stderr and exit status 2, by the
+scripts' one parser class (:class:`refimpl.run.scripts.ScriptParser`) with the prefix ``theory``."""
 from __future__ import annotations
 
-import argparse
-import sys
+from refimpl.run import scripts
 
 
 def fail(message: str):
     """Print ``theory: error: <message>`` on stderr and exit with status 2."""
-    print(f"theory: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    scripts.fail("theory", message)
 
 
-def parser_class(prog: str) -> type:
-    """An ``ArgumentParser`` subclass whose usage errors go through :func:`fail`, pointing at ``prog --help``."""
-    class _Parser(argparse.ArgumentParser):
-        def error(self, message):
-            fail(f"{message}; see `{prog} --help`")
-    return _Parser
+class TheoryParser(scripts.ScriptParser):
+    """The scripts' parser class with the prefix ``theory``."""
+
+    error_prefix = "theory"

@@ -28,7 +28,7 @@ import numpy as np
 
 from refimpl.activations import ACTIVATIONS
 
-from .cli_errors import fail, parser_class
+from .cli_errors import TheoryParser, fail
 from .prior_mass import c3_ratio
 from .published import SOURCES, edge_count, published_rates
 from .rates import eps_n, eps_n_published, local_exponent, rate, validity_threshold
@@ -54,7 +54,7 @@ class UsageError(Exception):
     """Bad input found after parsing; reported as one line, exit status 2."""
 
 
-_Parser = parser_class(PROG)
+_Parser = TheoryParser
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from dataclasses import fields
 from ..data.tabular import is_tabular, spec_from_options
 from .pipeline import INPUT_SCALINGS
 from .presets import PRESETS, resolve
+from .scripts import ScriptParser
 from .train import TrainConfig
 
 MODEL_OPTS = {  # flag -> (type, default, help); None defaults are left to NodeSparseBNN (the help says which)
@@ -86,12 +87,11 @@ class CliError(Exception):
     """A usage error found after parsing (reported like argparse's own)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse with the error contract: one line ``refimpl: error: ...`` on stderr, exit status 2 (no usage)."""
+class _Parser(ScriptParser):
+    """The scripts' parser (one line ``refimpl: error: ...; see `<prog> --help``` on stderr, exit status 2), with
+    the prefix ``refimpl`` for every sub-command."""
 
-    def error(self, message):
-        print(f"refimpl: error: {message}; see `{self.prog} --help`", file=sys.stderr)
-        sys.exit(2)
+    error_prefix = "refimpl"
 
 
 def _add_data(p, default=None):

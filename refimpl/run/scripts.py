@@ -12,13 +12,23 @@ import re
 import sys
 
 
+def fail(prefix: str, message: str):
+    """Print ``<prefix>: error: <message>`` as one line on stderr and exit with status 2 (``SystemExit``, as
+    argparse's own errors)."""
+    message = " ".join(str(message).splitlines())
+    print(f"{prefix}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 class ScriptParser(argparse.ArgumentParser):
-    """argparse with the error contract: one line ``<prog>: error: ...`` on stderr, exit status 2 (no usage)."""
+    """argparse with the error contract: one line ``<prefix>: error: <message>; see `<prog> --help``` on stderr,
+    exit status 2, no usage block. The prefix is ``error_prefix`` when a subclass sets it (``refimpl`` for the
+    main command line, ``theory`` for ``python -m theory rates`` and the theory's experiments), else ``prog``."""
+
+    error_prefix: str | None = None
 
     def error(self, message):
-        message = " ".join(str(message).splitlines())
-        print(f"{self.prog}: error: {message}; see `{self.prog} --help`", file=sys.stderr)
-        sys.exit(2)
+        fail(self.error_prefix or self.prog, f"{message}; see `{self.prog} --help`")
 
 
 def first_paragraph(doc: str | None) -> str:
