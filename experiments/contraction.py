@@ -268,18 +268,25 @@ def elbo_draws(model, params, x, y, noises) -> np.ndarray:
 
 
 # ---- one fit -------------------------------------------------------------------------------------
+def teacher_and_student(cfg: ExperimentConfig, prior: str, n: int, seed: int):
+    """The task's data (a teacher regression of ``n`` rows), the targets standardised, the noise scale in those
+    units and the student ``NodeSparseBNN`` (theory schedule): ``(data, y_std, y_train, sigma_e_std, model)``.
+    Shared by this experiment and ``experiments/support.py``."""
+    data = teacher_regression(n_train=n, n_test=cfg.n_test, widths=cfg.widths, active=cfg.active,
+                              noise_sigma=cfg.noise_sigma, activation=cfg.activation, rng=seed,
+                              weight_magnitude=cfg.weight_magnitude)
+    y_std = Standardiser.fit(data.y_train)
+    sigma_e_std = cfg.noise_sigma / y_std.scale
+    model = NodeSparseBNN(cfg.widths, prior=prior, activation=cfg.activation, sigma_e=sigma_e_std,
+                          lam="theory", kappa=cfg.kappa)
+    return data, y_std, y_std.transform(data.y_train), sigma_e_std, model
+
+
 def run_fit(task: FitTask) -> dict:
     """Train one student and return its record (top-level, so that process pools can pickle it)."""
     cfg, t0 = task.config, time.perf_counter()
-    data = teacher_regression(n_train=task.n, n_test=cfg.n_test, widths=cfg.widths, active=cfg.active,
-                              noise_sigma=cfg.noise_sigma, activation=cfg.activation, rng=task.seed,
-                              weight_magnitude=cfg.weight_magnitude)
+    data, y_std, y_train, sigma_e_std, model = teacher_and_student(cfg, task.prior, task.n, task.seed)
     info = data.info
-    y_std = Standardiser.fit(data.y_train)
-    y_train = y_std.transform(data.y_train)
-    sigma_e_std = cfg.noise_sigma / y_std.scale
-    model = NodeSparseBNN(cfg.widths, prior=task.prior, activation=cfg.activation, sigma_e=sigma_e_std,
-                          lam="theory", kappa=cfg.kappa)
     steps_per_epoch = math.ceil(task.n / min(cfg.batch_size, task.n))
     train = TrainConfig(epochs=math.ceil(cfg.steps / steps_per_epoch), batch_size=cfg.batch_size, lr=cfg.lr,
                         lr_schedule="cosine", theta_init=cfg.theta_init, lr_mult_theta=cfg.lr_mult_theta,

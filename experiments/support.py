@@ -50,19 +50,17 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 from scipy import optimize
 
-from refimpl import NodeSparseBNN
-from refimpl.data import Standardiser, teacher_regression
 from refimpl.run.evaluate import predict_outputs
 from refimpl.run.executors import make_executor
 from refimpl.run import plots as refimpl_plots
 from refimpl.run.prune import node_masks
 from refimpl.run.train import TrainConfig, fit
-
 from theory.cli_errors import TheoryParser, fail
-from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
-                          teacher_in_student_units)
-from .contraction_cli import add_experiment_arguments, base_config, sweep_points
 from theory.predictions import t_interval
+
+from .contraction import (PRIORS, QUICK, ExperimentConfig, concentrated_params, elbo_draws, hellinger_sq,
+                          teacher_and_student, teacher_in_student_units)
+from .contraction_cli import add_experiment_arguments, base_config, sweep_points
 
 STARTS = ("random", "truth")
 MATCH_COS = 0.9           # |cos| of a matched first-layer pair that counts as a true positive (SR-2)
@@ -147,15 +145,8 @@ def _fit_record(model, params, info, cfg, data, y_std, rng) -> dict:
 def run_task(task: SupportTask) -> dict:
     """Train both starts of one (prior, n, seed) and return its record (top-level for process pools)."""
     cfg, t0 = task.config, time.perf_counter()
-    data = teacher_regression(n_train=task.n, n_test=cfg.n_test, widths=cfg.widths, active=cfg.active,
-                              noise_sigma=cfg.noise_sigma, activation=cfg.activation, rng=task.seed,
-                              weight_magnitude=cfg.weight_magnitude)
+    data, y_std, y_train, sigma_e_std, model = teacher_and_student(cfg, task.prior, task.n, task.seed)
     info = data.info
-    y_std = Standardiser.fit(data.y_train)
-    y_train = y_std.transform(data.y_train)
-    sigma_e_std = cfg.noise_sigma / y_std.scale
-    model = NodeSparseBNN(cfg.widths, prior=task.prior, activation=cfg.activation, sigma_e=sigma_e_std,
-                          lam="theory", kappa=cfg.kappa)
     rng = np.random.default_rng([task.seed, task.n, PRIORS.index(task.prior), 7])
     weights, biases = teacher_in_student_units(info, y_std)
     truth = concentrated_params(model, weights, biases, info["true_active"], sigma_e_std / math.sqrt(task.n), rng)
