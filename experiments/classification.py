@@ -6,12 +6,20 @@ latency of the dense variational-mean network against the compressed one. Mean +
 
 Layout: ``OUT/<prior>/seed<k>/`` (refimpl run directory + ``compressed.npz``, ``prune.json``),
 ``OUT/results.json`` (every fit and the per-prior summary), ``OUT/table.md``.
+
+Where the fits run: ``--executor serial`` (default), ``process --workers N`` or ``dask --scheduler ADDRESS``
+(``refimpl.run.executors``, as ``experiments.uci``); every (prior, seed) fit owns its directory and seed, and loads
+the data in its worker, so the results do not depend on the executor.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import asdict
+
+from refimpl.run.executors import add_executor_arguments, make_executor
+from refimpl.run.train import TrainConfig
 
 from . import common
 
@@ -21,8 +29,11 @@ QUICK = dict(epochs=1, eval_samples=2, n_train=1000, n_test=500, seeds=[0], repe
 
 
 def run_table(argv, *, title: str, load, data_spec: dict, defaults: dict, anchors: dict | None = None) -> dict:
-    """Parse ``argv``, run every (prior, seed) fit resumably, write ``results.json`` / ``table.md``."""
-    args = common.parser(title).parse_args(argv)
+    """Parse ``argv``, run every (prior, seed) fit resumably through the chosen executor, write ``results.json`` /
+    ``table.md``. ``load`` is a module-level loader (workers call it by reference)."""
+    ap = common.parser(title)
+    add_executor_arguments(ap.add_argument_group("where the fits run (every fit is independent)"), default="serial")
+    args = ap.parse_args(argv)
     log = common.log_stream(args)
     priors = args.priors or list(common.PRIORS)
     seeds = args.seeds or (QUICK["seeds"] if args.quick else defaults["seeds"])
@@ -33,28 +44,47 @@ def run_table(argv, *, title: str, load, data_spec: dict, defaults: dict, anchor
     batch_sizes, repeats = (QUICK["batch_sizes"], QUICK["repeats"]) if args.quick else (LATENCY_BATCHES, 20)
 
     t0 = time.perf_counter()
-    ds = load()
     if args.quick:
-        ds = common.subset(ds, QUICK["n_train"], QUICK["n_test"])
-        data_spec = {**data_spec, "quick_subset": ds.info["subset"]}   # not a loader spec: refimpl's CLI refuses it
-    fits = []
-    for prior in priors:
-        for seed in seeds:
-            config = common.train_config(args, cfg_defaults, seed)
-            sub = os.path.join(args.out, prior, f"seed{seed}")
-            t_fit = time.perf_counter()
-            metrics = common.fit_once(sub, ds, data_spec, HIDDEN, {"prior": prior, "dtype": dtype}, config, log=log)
-            report = common.prune_once(sub, ds, batch_sizes, repeats)
-            fits.append({"prior": prior, "seed": seed, "dir": sub, "metrics": metrics, "prune": report,
-                         "config": asdict(config)})
-            print(f"{title}: {prior} seed {seed}: acc {metrics['test']['accuracy']:.4f} nodes {metrics['nodes_kept']} "
-                  f"({time.perf_counter() - t_fit:.0f} s)", flush=True)
+        data_spec = {**data_spec, "quick_subset": dataset(load, True).info["subset"]}   # not a loader spec
+    tasks = [{"load": load, "quick": args.quick, "prior": prior, "seed": seed, "spec": data_spec, "dtype": dtype,
+              "dir": os.path.join(args.out, prior, f"seed{seed}"),
+              "config": asdict(common.train_config(args, cfg_defaults, seed)), "batch_sizes": batch_sizes,
+              "repeats": repeats, "log": log if args.executor == "serial" else None}
+             for prior in priors for seed in seeds]
+
+    def report(fit):
+        print(f"{title}: {fit['prior']} seed {fit['seed']}: acc {fit['metrics']['test']['accuracy']:.4f} nodes "
+              f"{fit['metrics']['nodes_kept']} ({fit['wall_s']:.0f} s)", flush=True)
+
+    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+        fits = common.sweep(fit_task, tasks, executor, report)
+    for fit in fits:
+        del fit["wall_s"]
     summary = {prior: summarise([f for f in fits if f["prior"] == prior], batch_sizes) for prior in priors}
     results = {"title": title, "data": data_spec, "hidden": HIDDEN, "dtype": dtype, "quick": args.quick,
                "seeds": seeds, "priors": priors, "fits": fits, "summary": summary, "anchors": anchors or {},
                "latency_batch_sizes": list(batch_sizes), "wall_s": time.perf_counter() - t0}
     common.write_outputs(args.out, results, format_table(results))
     return results
+
+
+@functools.lru_cache(maxsize=2)
+def dataset(load, quick: bool):
+    """The table's data in this process (loaded once per process; ``quick``: the CI subset)."""
+    ds = load()
+    return common.subset(ds, QUICK["n_train"], QUICK["n_test"]) if quick else ds
+
+
+def fit_task(task: dict) -> dict:
+    """One (prior, seed) fit of the table, a picklable unit of work for any executor: train or skip or resume
+    (:func:`common.fit_once`), then prune and time it (:func:`common.prune_once`)."""
+    t0 = time.perf_counter()
+    ds = dataset(task["load"], task["quick"])
+    metrics = common.fit_once(task["dir"], ds, task["spec"], HIDDEN, {"prior": task["prior"], "dtype": task["dtype"]},
+                              TrainConfig(**task["config"]), log=task["log"])
+    report = common.prune_once(task["dir"], ds, task["batch_sizes"], task["repeats"])
+    return {"prior": task["prior"], "seed": task["seed"], "dir": task["dir"], "metrics": metrics, "prune": report,
+            "config": task["config"], "wall_s": time.perf_counter() - t0}
 
 
 def summarise(fits: list[dict], batch_sizes) -> dict:

@@ -13,7 +13,7 @@ out, probabilities averaged (for their set-up, ``python -m experiments.authors_p
 nodes, SS-GHS non-centred 16 / 9 after 300 epochs), so that the table is comparable with it. Every faster setting
 measured (theta learning-rate multipliers 3 and 10, theta_init 3, lr 3e-3) collapsed to a symmetric state with no node
 above gamma = 1/2. 12 fits x 300 epochs x ~5 s/epoch (idle machine) ~ 5 h; on a loaded machine an epoch took 11-16 s:
-use --epochs 200 or run the priors in parallel processes (--priors) there.
+use --epochs 200 or run the fits in parallel (--executor process --workers N, or a dask cluster) there.
 The data come from the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
 """
 from __future__ import annotations
