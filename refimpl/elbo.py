@@ -12,17 +12,20 @@ Its gradient is reverse mode through the likelihood (L-1, L-2), the layers (N-3)
 relaxed indicators (R-2) and the closed-form KL; the KL gradient of each Gaussian factor is the per-node
 coefficients ``(c_sq, c_log)`` of :func:`factors.factor_grads`, added where the sample's gradient is formed.
 
-Two schedules of the same kernels: :func:`loss_and_grad` (the reference: sample, network, likelihood, reverse,
-KL; every backend) and :func:`loss_and_grad_fast` (NumPy training): the KL first, so that the forward
-pass's arrays are released before the gradients are formed and their memory reused (no page faults, half
-the peak memory); the kernels' scratch buffers; subnormal float32 operands of the matrix products flushed to
-zero (F-3). Sums are taken in the same order; the two differ by the flush alone (below 1.2e-38 per entry).
+Two schedules of the same kernels: :func:`loss_and_grad` (the reference, every backend: sample, network,
+likelihood, then the KL, whose coefficients the reverse pass needs, then the reverse) and
+:func:`loss_and_grad_fast` (NumPy training): the KL first, each layer's sample cache released as it is reversed,
+``d_beta``'s memory reused as scratch, and subnormal float32 operands of the matrix products flushed to zero
+(F-3). Both use the in-place kernels, so their memory is about the same (measured peaks within 7%: the flush's
+two boolean arrays); sums are taken in the same order, so they differ by the flush alone (below 1.2e-38 per
+entry) and are bitwise equal in float64 (``tests/test_fused.py``).
 """
 from __future__ import annotations
 
 from .backend import array_namespace
-from .factors import (factor_grads, gate, gate_backward, gated_node_kl, indicators, indicators_backward,
-                      node_weight_kl, rho_parts, sample)
+from .factors import (RhoParts, factor_grads, gate, gate_backward, gated_node_kl, indicators,
+                      indicators_backward, node_weight_kl, rho_parts, sample)
+from .stable import softplus
 from . import network
 
 
@@ -41,8 +44,8 @@ def _add(grads, extra, scale=None):
 # ---- (P-2) the KL ------------------------------------------------------------------------------------------
 def kl_terms(prior, params, parts, noise, n_data: int, kl_scale: float):
     """(P-2) ``(kl_parts, kl_grads, coefs)``: the KL parts (whole-network totals), the KL gradients of the
-    indicator logits and the scale parameters, and per layer the coefficients ``(c_sq, c_log)`` of the
-    Gaussian factors' KL gradients, times ``kl_scale``. Closed form; only an optional one-sample estimate
+    indicator logits and the scale parameters (not scaled), and per layer the coefficients ``(c_sq, c_log)`` of
+    the Gaussian factors' KL gradients, already times ``kl_scale``. Closed form; only an optional one-sample estimate
     (centred SS-GHS) reads ``noise``."""
     log_lams = prior.inclusion_log_probs(n_data) if prior.spike else None
     moments, moment_cache = prior.family.moments(prior, params, noise)
@@ -90,13 +93,13 @@ def kl_and_grad(prior, params, noise, n_data: int):
 # ---- (P-1) the sample and its reverse -----------------------------------------------------------------------
 def sample_weights(prior, params, noise, parts=None):
     """(P-1) sampled ``W_l`` ``(S, k_l, k_{l+1})`` and ``b_l`` ``(S, k_{l+1})`` of every layer, and the cache of
-    :func:`reverse_sample`: per layer ``(beta_w, beta_b, z, dz/dtheta, t, z t)``, and the family's scale cache."""
-    parts = all_rho_parts(prior, params) if parts is None else parts
+    :func:`reverse_layer`: per layer ``(beta_w, beta_b, z, dz/dtheta, t, z t)``, and the family's scale cache.
+    Without ``parts`` (prediction) only ``sigma = softplus(rho)`` is computed: the sample needs nothing else."""
     ts, scale_cache = prior.family.scales(prior, params, noise)
     Ws, bs, layers = [], [], []
     for l in range(prior.n_layers):
-        beta_w = sample(params[f"{l}.w_mu"], parts[f"{l}.w"], noise[f"{l}.eps_w"])
-        beta_b = sample(params[f"{l}.b_mu"], parts[f"{l}.b"], noise[f"{l}.eps_b"])
+        beta_w, beta_b = (sample(params[f"{l}.{k}_mu"], _sigma_parts(params, parts, f"{l}.{k}"), noise[f"{l}.eps_{k}"])
+                          for k in ("w", "b"))
         z = dz = None
         if prior.has_indicators(l):
             z, dz = indicators(params[f"{l}.theta"], noise[f"{l}.u"], prior.relaxation, prior.temperature)
@@ -109,10 +112,16 @@ def sample_weights(prior, params, noise, parts=None):
     return Ws, bs, (layers, scale_cache)
 
 
-def reverse_layer(prior, l, params, parts, noise, d_W, d_b, layers, coefs, grads, d_scales, scratch: bool = False):
+def _sigma_parts(params, parts, key) -> RhoParts:
+    """``parts[key]``, or (prediction) a :class:`RhoParts` with ``sigma`` alone, formed per layer and dropped after
+    the layer's sample (holding every layer's ``sigma`` at once made prediction page-fault)."""
+    return parts[key] if parts is not None else RhoParts(softplus(params[f"{key}_rho"]), None, None)
+
+
+def reverse_layer(l, params, parts, noise, d_W, d_b, layers, coefs, grads, d_scales, scratch: bool = False):
     """(P-1) reversed for layer l, then (V-1) reversed with the (KL-5) gradient added (:func:`factors.factor_grads`):
-    writes the gradients of ``theta``, ``w_mu`` ... into ``grads`` and ``d t_l`` into ``d_scales``. ``d_W`` is
-    overwritten and the layer's cache ``layers[l]`` released; ``scratch``: let the kernels reuse ``d_beta``'s
+    writes the gradients of ``theta``, ``w_mu`` ... into ``grads`` and ``d t_l`` into ``d_scales``. ``d_W`` and
+    ``d_b`` are overwritten and the layer's cache ``layers[l]`` released; ``scratch``: let the kernels reuse ``d_beta``'s
     memory (NumPy, S = 1)."""
     beta_w, beta_b, z, dz, t, mult = layers[l]
     layers[l] = None
@@ -139,8 +148,8 @@ def _finish(prior, params, noise, grads, kl_grads, kl_parts, nll, d_scales, scal
 # ---- the two schedules ------------------------------------------------------------------------------------
 def loss_and_grad(prior, activation, likelihood, params, x, target, noise, n_data: int, kl_scale: float):
     """``(loss, grads, terms)`` (E-1) of checked inputs, ``kl_scale = kl_weight / n_data``, in the order of the
-    maths: sample, network, likelihood ``(params, eta, target) -> (nll, d_eta, grads)``, reverse, KL. Every
-    backend."""
+    maths: sample, network, likelihood ``(params, eta, target) -> (nll, d_eta, grads)``, the KL (its per-node
+    coefficients enter the reverse pass), the reverse. Every backend."""
     parts = all_rho_parts(prior, params)
     Ws, bs, (layers, scale_cache) = sample_weights(prior, params, noise, parts)
     eta, net_cache = network.forward(x, Ws, bs, activation)
@@ -149,7 +158,7 @@ def loss_and_grad(prior, activation, likelihood, params, x, target, noise, n_dat
     kl_parts, kl_grads, coefs = kl_terms(prior, params, parts, noise, n_data, kl_scale)
     d_scales = [None] * prior.n_layers
     for l in range(prior.n_layers):
-        reverse_layer(prior, l, params, parts, noise, d_Ws[l], d_bs[l], layers, coefs, grads, d_scales)
+        reverse_layer(l, params, parts, noise, d_Ws[l], d_bs[l], layers, coefs, grads, d_scales)
     return _finish(prior, params, noise, grads, kl_grads, kl_parts, nll, d_scales, scale_cache, kl_scale)
 
 
@@ -166,7 +175,7 @@ def loss_and_grad_fast(prior, activation, likelihood, params, x, target, noise, 
     del Ws, bs, net_cache, eta, d_eta
     d_scales = [None] * prior.n_layers
     for l in range(prior.n_layers):
-        reverse_layer(prior, l, params, parts, noise, d_Ws[l], d_bs[l], layers, coefs, grads, d_scales, scratch=True)
+        reverse_layer(l, params, parts, noise, d_Ws[l], d_bs[l], layers, coefs, grads, d_scales, scratch=True)
         d_Ws[l] = d_bs[l] = None
         parts.pop(f"{l}.w"), parts.pop(f"{l}.b")
     return _finish(prior, params, noise, grads, kl_grads, kl_parts, nll, d_scales, scale_cache, kl_scale)

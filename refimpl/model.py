@@ -105,10 +105,15 @@ class NodeSparseBNN:
 
     # ---- the objective -----------------------------------------------------------------------------
     def _check(self, params, noise):
-        if self._layout is None:            # the layout is fixed at construction: built once, for every call's checks
+        params_shapes, noise_shapes = self._shapes()
+        check_arrays("params", params, params_shapes, self.backend)
+        check_arrays("noise", noise, noise_shapes, self.backend, leading="S")
+
+    def _shapes(self):
+        """``(param_shapes(), noise_shapes(1))``, built once: the layout is fixed at construction."""
+        if self._layout is None:
             self._layout = (self.param_shapes(), self.noise_shapes(1))
-        check_arrays("params", params, self._layout[0], self.backend)
-        check_arrays("noise", noise, self._layout[1], self.backend, leading="S")
+        return self._layout
 
     def predict(self, params, x, noise):
         """Network outputs ``(S, B, K)`` (regression means or logits), one slice per noise sample."""
@@ -121,7 +126,7 @@ class NodeSparseBNN:
         """Weights at the variational mean, per layer ``(W_l (k_l, k_{l+1}), b_l (k_{l+1},))``, no indicators:
         ``E_q[t] * mu`` for non-centred scales (their exact mean, or Gauss-Hermite for the regularised
         horseshoe), ``mu`` otherwise. (PR-1)"""
-        check_arrays("params", params, self.param_shapes(), self.backend)
+        check_arrays("params", params, self._shapes()[0], self.backend)
         scales = self.prior.family.expected_scales(self.prior, params)
         out = []
         for l in range(len(self.widths) - 1):
@@ -145,7 +150,7 @@ class NodeSparseBNN:
 
     def loss_and_grad_fused(self, params, x, y, noise, n_data: int, kl_weight: float = 1.0):
         """:meth:`loss_and_grad` by the fast schedule :func:`refimpl.elbo.loss_and_grad_fast`: the same checks and
-        kernels, less memory, float32 products without subnormal operands (docs/performance.md). On backends
+        kernels in another order, float32 products without subnormal operands (F-3, docs/performance.md). On backends
         other than NumPy it is :meth:`loss_and_grad` itself."""
         if self.backend.name != "numpy":
             return self.loss_and_grad(params, x, y, noise, n_data, kl_weight)

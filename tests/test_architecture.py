@@ -1,7 +1,7 @@
 """docs/architecture.md stays true to the tree. Pure file reading (no imports of the project).
 
 * Every module file under ``refimpl/`` (recursively; not ``__init__.py`` or ``__main__.py``) is named on the page
-  by its path from the repository root (``refimpl/priors/base.py``).
+  by its path from the repository root (``refimpl/priors/record.py``).
 * Every ``refimpl/....py`` path the page names exists.
 * Every derivation label defined in docs/derivations.md has a row in the page's label table.
 
@@ -101,7 +101,7 @@ def line_counts() -> str:
 
 
 def _citations(dirs) -> dict[str, list[str]]:
-    """Label -> modules (``model``, ``priors/base``; ``theory/rates`` outside refimpl) whose text cites it, as
+    """Label -> modules (``model``, ``priors/record``; ``theory/rates`` outside refimpl) whose text cites it, as
     tests/test_structure.py reads citations: a range of one family's labels (``..``, ``to``, ``–``) cites each."""
     cited = re.compile(rf"(?<![\w.{{-])({LABEL})(?![\w-])")
     span = re.compile(r"(?<![\w-])([A-Z]{1,4})-(\d+)\s*(?:\.\.|to|–)\s*(?:\1-)?(\d+)(?![\w-])")

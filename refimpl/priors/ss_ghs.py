@@ -46,10 +46,10 @@ LOCAL = ("tau_a", "tau_b")
 GLOBAL = ("s_a", "s_b")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GroupHorseshoe:
     """The hyper-parameters of SS-GHS (``Prior.hyper``); ``rule``: the Gauss-Hermite nodes and weights (H-2) as
-    backend arrays."""
+    backend arrays (so records compare by identity, ``eq=False``: arrays have no truth value)."""
 
     centred: bool
     c: float

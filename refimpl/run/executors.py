@@ -1,5 +1,6 @@
 """One executor interface for every sweep of the project: the contraction and support-recovery experiments
-(``theory``) and the experiment tables (``experiments/uci.py``).
+(``experiments/contraction.py``, ``experiments/support.py``) and the experiment tables (``experiments/uci.py``,
+``experiments/classification.py``).
 
 :func:`make_executor` yields a ``concurrent.futures.Executor``: ``serial`` (each task runs at submission, in this
 process: debugging, and the scripts' default), ``process`` (``workers`` local processes) or ``dask`` (the executor
