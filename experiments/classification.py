@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import asdict
 
-from refimpl.run.executors import add_executor_arguments, make_executor
+from refimpl.run.executors import add_executor_arguments, executor_from_args, sweep
 from refimpl.run.train import TrainConfig
 
 from . import common
@@ -34,6 +34,7 @@ def run_table(argv, *, title: str, load, data_spec: dict, defaults: dict, anchor
     ap = common.parser(title)
     add_executor_arguments(ap.add_argument_group("where the fits run (every fit is independent)"), default="serial")
     args = ap.parse_args(argv)
+    where = executor_from_args(ap, args)           # a bad --executor combination ends here, before any data is read
     log = common.log_stream(args)
     priors = args.priors or list(common.PRIORS)
     seeds = args.seeds or (QUICK["seeds"] if args.quick else defaults["seeds"])
@@ -52,12 +53,12 @@ def run_table(argv, *, title: str, load, data_spec: dict, defaults: dict, anchor
               "repeats": repeats, "log": log if args.executor == "serial" else None}
              for prior in priors for seed in seeds]
 
-    def report(fit):
+    def report(task, fit):
         print(f"{title}: {fit['prior']} seed {fit['seed']}: acc {fit['metrics']['test']['accuracy']:.4f} nodes "
               f"{fit['metrics']['nodes_kept']} ({fit['wall_s']:.0f} s)", flush=True)
 
-    with make_executor(args.executor, args.workers, args.scheduler) as executor:
-        fits = common.sweep(fit_task, tasks, executor, report)
+    with where as executor:
+        fits = sweep(fit_task, tasks, executor, report)
     for fit in fits:
         del fit["wall_s"]
     summary = {prior: summarise([f for f in fits if f["prior"] == prior], batch_sizes) for prior in priors}

@@ -14,7 +14,6 @@ What this is not: a scheduler. Fits run one after another in one process.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures as cf
 import copy
 import json
 import math
@@ -27,7 +26,6 @@ import numpy as np
 from refimpl.run.checkpoint import load_checkpoint
 from refimpl.run.compressed import CompressedMLP
 from refimpl.data import Dataset
-from refimpl.run.executors import SerialExecutor
 from refimpl.model import NodeSparseBNN
 from refimpl.run import rundir
 from refimpl.run.pipeline import (COMPRESSED, METRICS, PRUNE, RUN, point_metrics, prepare, prune_prepared, train_prepared,
@@ -230,26 +228,6 @@ def write_outputs(out_dir: str, results: dict, table: str, log=sys.stdout):
         f.write(table + "\n")
     if log is not None:
         print(table, file=log, flush=True)
-
-
-def sweep(fn, tasks: list, executor, report=None) -> list:
-    """``[fn(task) for task in tasks]`` through ``executor`` (:func:`refimpl.run.executors.make_executor`), in task
-    order; ``report(result)`` as each finishes. Serially, one task at a time, so that an interrupted fit stops
-    the sweep there (its rerun resumes it); in a pool or on a dask cluster, every task at once."""
-    if isinstance(executor, SerialExecutor):
-        results = []
-        for task in tasks:
-            results.append(fn(task))
-            if report is not None:
-                report(results[-1])
-        return results
-    futures = {executor.submit(fn, task): i for i, task in enumerate(tasks)}
-    results = [None] * len(tasks)
-    for future in cf.as_completed(futures):
-        results[futures[future]] = future.result()
-        if report is not None:
-            report(results[futures[future]])
-    return results
 
 
 def run_main(body):

@@ -55,6 +55,7 @@ optimisation failure apart from a violated bound.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import math
 import sys
 import time
@@ -69,6 +70,7 @@ from refimpl.data import Standardiser, teacher_regression
 from refimpl.data.synthetic import BIAS_HALF_WIDTH
 from refimpl.run.evaluate import predict_outputs
 from refimpl.run import plots as refimpl_plots
+from refimpl.run.executors import sweep
 from refimpl.run.prune import inclusion_probabilities, node_masks
 from refimpl.run.train import TrainConfig, fit
 
@@ -336,17 +338,21 @@ def run_sweep(configs, executor: cf.Executor, log=sys.stderr) -> list:
     t0 = time.perf_counter()
     tasks = [(i, FitTask(c, prior, int(n), int(seed))) for i, c in enumerate(configs) for prior in c.priors
              for n in c.n_grid for seed in c.seeds]
-    futures = {executor.submit(run_fit, task): (i, task) for i, task in tasks}
-    records = [[] for _ in configs]
-    for k, future in enumerate(cf.as_completed(futures), 1):
-        i, task = futures[future]
-        records[i].append(future.result())
+    done = itertools.count(1)
+
+    def report(task, r):
         if log is not None:
-            r, c = records[i][-1], task.config
+            c = task.config
             where = f"hidden {list(c.hidden)} active {list(c.active)} B {c.B:g} " if len(configs) > 1 else ""
-            print(f"[{k}/{len(tasks)}] {where}{r['prior']} n={r['n']} seed={r['seed']}: H2={r['hellinger_sq']:.3g} "
-                  f"nodes={r['nodes_kept']} gap={r['elbo_gap']:.3g} ({r['wall_s']:.1f}s)", file=log, flush=True)
+            print(f"[{next(done)}/{len(tasks)}] {where}{r['prior']} n={r['n']} seed={r['seed']}: "
+                  f"H2={r['hellinger_sq']:.3g} nodes={r['nodes_kept']} gap={r['elbo_gap']:.3g} ({r['wall_s']:.1f}s)",
+                  file=log, flush=True)
+
+    results = sweep(run_fit, [task for _, task in tasks], executor, report)
     wall = time.perf_counter() - t0
+    records = [[] for _ in configs]
+    for (i, _), r in zip(tasks, results):
+        records[i].append(r)
     out = []
     for config, recs in zip(configs, records):
         recs.sort(key=lambda r: (config.priors.index(r["prior"]), r["n"], r["seed"]))

@@ -32,7 +32,7 @@ import numpy as np
 from refimpl.activations import ACTIVATIONS
 
 from theory.cli_errors import TheoryParser, fail
-from refimpl.run.executors import add_executor_arguments, make_executor
+from refimpl.run.executors import add_executor_arguments, executor_from_args
 
 from .contraction import PRIORS, QUICK, ExperimentConfig, plot, run_sweep
 
@@ -245,14 +245,16 @@ def sweep_table(points, results) -> str:
 # entry point
 # ---------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    ap = _parser()
+    args = ap.parse_args(argv)
+    where = executor_from_args(ap, args)           # a bad --executor combination ends here, before any output
     try:
         points = sweep_points(base_config(args), args.sweep)
     except ValueError as exc:
         fail(f"{exc}; see `{PROG} --help`")
     os.makedirs(args.out, exist_ok=True)
     log = None if args.quiet else sys.stderr
-    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+    with where as executor:
         results = run_sweep([config for _, config in points], executor, log=log)
     written = []
     for (tag, _), result in zip(points, results):

@@ -40,6 +40,7 @@ prefers.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import itertools
 import json
 import math
 import os
@@ -51,7 +52,7 @@ import numpy as np
 from scipy import optimize
 
 from refimpl.run.evaluate import predict_outputs
-from refimpl.run.executors import make_executor
+from refimpl.run.executors import executor_from_args, sweep
 from refimpl.run import plots as refimpl_plots
 from refimpl.run.prune import node_masks
 from refimpl.run.train import TrainConfig, fit
@@ -172,16 +173,16 @@ def run_support(config: ExperimentConfig, executor: cf.Executor, log=sys.stderr,
     t0 = time.perf_counter()
     tasks = [SupportTask(config, prior, int(n), int(seed), tuple(options)) for prior in config.priors for n in config.n_grid
              for seed in config.seeds]
-    futures = {executor.submit(run_task, task): task for task in tasks}
-    records = []
-    for k, future in enumerate(cf.as_completed(futures), 1):
-        r = future.result()
-        records.append(r)
+    done = itertools.count(1)
+
+    def report(task, r):
         if log is not None:
             kept = {s: [L["kept"] for L in r[s]["layers"]] for s in STARTS}
-            print(f"[{k}/{len(tasks)}] {r['prior']} n={r['n']} seed={r['seed']}: kept random {kept['random']} "
+            print(f"[{next(done)}/{len(tasks)}] {r['prior']} n={r['n']} seed={r['seed']}: kept random {kept['random']} "
                   f"truth {kept['truth']} ELBO(random - truth) {r['elbo_diff']:.3g} ({r['wall_s']:.1f}s)",
                   file=log, flush=True)
+
+    records = sweep(run_task, tasks, executor, report)
     records.sort(key=lambda r: (config.priors.index(r["prior"]), r["n"], r["seed"]))
     return {"config": asdict(config), "train_options": dict(options), "records": records, "summary": summarise(records, config),
             "wall_s": time.perf_counter() - t0, "cpu_s": float(sum(r["wall_s"] for r in records))}
@@ -301,20 +302,20 @@ SMOKE = ("SMOKE RUN (--quick): short fits that check that the experiment runs en
 
 
 def main(argv=None) -> int:
-    args = _parser().parse_args(argv)
+    ap = _parser()
+    args = ap.parse_args(argv)
+    where = executor_from_args(ap, args)           # a bad --executor combination ends here, before any output
     options = tuple((name, getattr(args, name)) for name in ("theta_optimizer", "theta_lr", "theta_init",
                                                               "lr_mult_theta") if getattr(args, name) is not None)
     try:
         points = sweep_points(base_config(args), args.sweep)
         for _, config in points:
             train_config(config, config.n_grid[0], 0, "random", options)     # a bad option fails here
-        if args.workers is not None and args.workers < 1:
-            raise ValueError(f"workers: expected a process count >= 1, got {args.workers}")
         os.makedirs(args.out, exist_ok=True)
     except (ValueError, OSError) as exc:
         fail(f"{exc}; see `{PROG} --help`")
     written, t0 = [], time.perf_counter()
-    with make_executor(args.executor, args.workers, args.scheduler) as executor:
+    with where as executor:
         for tag, config in points:
             result = run_support(config, executor, log=None if args.quiet else sys.stderr, options=options)
             result.update(smoke=bool(args.quick), point=tag or None)

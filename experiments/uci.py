@@ -35,7 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from refimpl.data import load_uci, n_splits
-from refimpl.run.executors import add_executor_arguments, make_executor
+from refimpl.run.executors import add_executor_arguments, executor_from_args, sweep
 from refimpl.run.train import TrainConfig
 
 from . import common
@@ -78,7 +78,7 @@ def fit_task(task: dict) -> dict:
             "metrics": m, "config": task["config"]}
 
 
-def _report(fit: dict):
+def _report(task: dict, fit: dict):
     m = fit["metrics"]
     print(f"uci {fit['dataset']} split {fit['split']} {fit['prior']}: RMSE {m['test']['rmse']:.3f} "
           f"LL {m['test']['test_ll']:.3f} nodes {m['nodes_kept']} ({m['train_wall_s']:.0f} s)", flush=True)
@@ -94,6 +94,7 @@ def _main(argv):
     if args.epoch_scale < 1 or (args.epoch_scale != 1 and args.epochs is not None):
         ap.error(f"--epoch-scale {args.epoch_scale}: give a whole number >= 1, and not together with --epochs "
                  "(which sets every data set's epochs)")
+    where = executor_from_args(ap, args)           # a bad --executor combination ends here, before any data is read
     log = common.log_stream(args)
     if not os.path.isdir(args.data_root):
         raise SystemExit(f"uci: data root {args.data_root!r} not found; pass --data-root <directory holding the "
@@ -119,8 +120,8 @@ def _main(argv):
                 tasks.append({"dataset": name, "prior": prior, "split": int(split), "spec": spec, "dtype": dtype,
                               "dir": os.path.join(args.out, name, prior, f"split{split}"), "config": asdict(config),
                               "log": log if args.executor == "serial" else None})    # workers: no epoch lines
-    with make_executor(args.executor, args.workers, args.scheduler) as executor:
-        fits = common.sweep(fit_task, tasks, executor, _report)
+    with where as executor:
+        fits = sweep(fit_task, tasks, executor, _report)
     summary = summarise(fits, datasets, priors)
     results = {"title": "UCI regression, one hidden layer of 50 units", "hidden": HIDDEN, "dtype": dtype,
                "quick": args.quick, "datasets": datasets, "priors": priors, "budget": BUDGET,

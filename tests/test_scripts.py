@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -112,3 +113,19 @@ def test_the_folded_options_are_one_definition_with_a_copy_of_the_default_per_pa
     assert (a.quiet, b.quiet) == (False, True)
     a.hidden.append(10)
     assert common.SHARED["--hidden"]["default"] == [400, 400]
+
+
+@pytest.mark.parametrize("module", ["experiments.mnist5k", "experiments.uci", "experiments.contraction",
+                                    "experiments.support"])
+@pytest.mark.parametrize("bad", [["--executor", "process", "--workers", "0"], ["--workers", "two"],
+                                 ["--executor", "dask"]])
+def test_bad_executor_options_end_in_one_line_and_status_2(module, bad, tmp_path):
+    """--workers below 1 or not a number, and --executor dask without --scheduler: one stderr line naming the
+    option, exit status 2, before any data is read or fit started (tmp_path stays empty)."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", module, "--quick", "--out", str(out), *bad], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and ": error: " in lines[0] and ("--workers" in lines[0] or "--scheduler" in lines[0])
+    assert not out.exists()
